@@ -1,0 +1,87 @@
+// Package config loads and validates lifeboat's YAML configuration once at
+// start-up. Every error names the offending field by its path, e.g.
+// "targets[2].schedule: expected 5 cron fields, got 4".
+package config
+
+import "time"
+
+// Config is the whole configuration file.
+type Config struct {
+	DatabaseURL string     `yaml:"database_url"`
+	Listen      string     `yaml:"listen"`
+	BaseURL     string     `yaml:"base_url"` // public URL of the dashboard, used in chat links
+	Restore     Restore    `yaml:"restore"`
+	Encryption  Encryption `yaml:"encryption"`
+	Storages    []Storage  `yaml:"storages"`
+	Outbound    Outbound   `yaml:"outbound"`
+	Notifiers   []Notifier `yaml:"notifiers"`
+	Targets     []Target   `yaml:"targets"`
+}
+
+// Restore describes the server that hosts scratch databases.
+type Restore struct {
+	DatabaseURL string `yaml:"database_url"`
+	// Jobs is pg_restore's -j; default 2.
+	Jobs int `yaml:"jobs"`
+	// SpoolDir holds the decrypted dump while pg_restore -j reads it; default os.TempDir().
+	SpoolDir string `yaml:"spool_dir"`
+}
+
+// Encryption holds the age identity (for restore) and recipients (for backup).
+type Encryption struct {
+	AgeIdentityFile string   `yaml:"age_identity_file"`
+	AgeRecipients   []string `yaml:"age_recipients"`
+}
+
+// Storage is where backup objects live.
+type Storage struct {
+	Name                string `yaml:"name"`
+	Kind                string `yaml:"kind"` // s3 | fs
+	Path                string `yaml:"path"` // fs
+	Bucket              string `yaml:"bucket"`
+	Prefix              string `yaml:"prefix"`
+	Endpoint            string `yaml:"endpoint"`
+	Region              string `yaml:"region"`
+	AccessKeyID         string `yaml:"access_key_id"`
+	SecretAccessKey     string `yaml:"secret_access_key"`
+	SecretAccessKeyFile string `yaml:"secret_access_key_file"`
+	CAFile              string `yaml:"ca_file"` // extra CA for a self-hosted endpoint over TLS
+	PartSizeMB          int    `yaml:"part_size_mb"`
+}
+
+// Outbound restricts which addresses user-supplied URLs may reach.
+type Outbound struct {
+	Allow []string `yaml:"allow"` // CIDRs of private/loopback ranges lifeboat may call
+}
+
+// Notifier is where results go.
+type Notifier struct {
+	Name       string `yaml:"name"`
+	Kind       string `yaml:"kind"` // slack | heartbeat | webhook
+	URL        string `yaml:"url"`
+	URLFile    string `yaml:"url_file"`
+	Secret     string `yaml:"secret"`
+	SecretFile string `yaml:"secret_file"`
+}
+
+// Target is a source database lifeboat backs up.
+type Target struct {
+	Name            string        `yaml:"name"`
+	DatabaseURL     string        `yaml:"database_url"`
+	DatabaseURLFile string        `yaml:"database_url_file"`
+	Schedule        string        `yaml:"schedule"`
+	Timezone        string        `yaml:"timezone"`
+	Storage         string        `yaml:"storage"`
+	Notify          []string      `yaml:"notify"`
+	RowCounts       string        `yaml:"row_counts"` // exact (default) | estimate
+	Checks          []Check       `yaml:"checks"`
+	StageTimeout    time.Duration `yaml:"stage_timeout"` // default 6h
+}
+
+// Check is a user SQL check run against the restored scratch database.
+type Check struct {
+	Name    string        `yaml:"name"`
+	SQL     string        `yaml:"sql"`
+	Expect  string        `yaml:"expect"`
+	Timeout time.Duration `yaml:"timeout"` // statement_timeout; default 60s
+}
