@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# The README's test command (make test; .ci/run calls it).
+#
+# Installs what is missing, starts a private PostgreSQL cluster and versitygw
+# (plain HTTP and TLS) on free loopback ports in a temp folder, exports
+# LIFEBOAT_TEST_*, runs gofmt, go vet, the generated-code checks, the compose
+# file check and go test, and always stops everything it started.
+#
+#   scripts/test.sh                          everything, as CI runs it
+#   scripts/test.sh -run TestX ./internal/blob/
+#                                            only go test, with these args
+#   scripts/test.sh --shell                  services + an interactive shell
+#                                            with the environment set (make env)
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+cd "$LB_ROOT"
+
+shell_mode=""
+if [ "${1:-}" = "--shell" ]; then
+	shell_mode=1
+	shift
+fi
+
+# shellcheck disable=SC2119
+lb_ensure_tools
+lb_ensure_versitygw
+PG_BIN="$(lb_pg_bin_dir)"
+
+TMP="$(mktemp -d -t lifeboat-test.XXXXXX)"
+chmod 755 "$TMP" # the postgres user must reach the cluster inside it
+PG_DATA="$TMP/pg/data"
+PG_LOG="$TMP/pg/postgres.log"
+S3_LOG="$TMP/s3/versitygw-http.log"
+S3_TLS_LOG="$TMP/s3/versitygw-tls.log"
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	set +e
+	if [ "$rc" -ne 0 ]; then
+		lb_pg_tail_log "$PG_LOG"
+		lb_pg_tail_log "$S3_LOG" 20
+		lb_pg_tail_log "$S3_TLS_LOG" 20
+	fi
+	lb_stop_pid "$TMP/s3/http.pid" versitygw
+	lb_stop_pid "$TMP/s3/tls.pid" versitygw
+	lb_pg_stop "$PG_BIN" "$PG_DATA"
+	rm -rf "$TMP"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- services ---------------------------------------------------------------
+lb_pick_port PG_PORT
+lb_pick_port S3_PORT
+lb_pick_port S3_TLS_PORT
+PG_PASS="$(lb_random_hex 16)"
+S3_ACCESS="LBTEST$(lb_random_hex 7)"
+S3_SECRET="$(lb_random_hex 20)"
+
+lb_log "PostgreSQL ($PG_BIN) on 127.0.0.1:$PG_PORT"
+lb_pg_init "$PG_BIN" "$PG_DATA" "$PG_PASS" \
+	"fsync = off" "synchronous_commit = off" "full_page_writes = off" \
+	"max_connections = 200"
+lb_pg_start "$PG_BIN" "$PG_DATA" "$PG_PORT" "$TMP/pg/run" "$PG_LOG"
+
+mkdir -p "$TMP/s3"
+lb_make_cert "$TMP/s3"
+lb_log "versitygw on http://127.0.0.1:$S3_PORT and https://127.0.0.1:$S3_TLS_PORT"
+lb_s3_start "$S3_PORT" "$TMP/s3/data-http" "$S3_LOG" "$TMP/s3/http.pid" "$S3_ACCESS" "$S3_SECRET"
+lb_s3_start "$S3_TLS_PORT" "$TMP/s3/data-tls" "$S3_TLS_LOG" "$TMP/s3/tls.pid" "$S3_ACCESS" "$S3_SECRET" \
+	"$TMP/s3/cert.pem" "$TMP/s3/key.pem"
+
+export LIFEBOAT_TEST_PG_URL
+LIFEBOAT_TEST_PG_URL="$(lb_pg_url "$PG_PASS" "$PG_PORT" postgres)"
+export LIFEBOAT_TEST_PG_BIN="$PG_BIN"
+export PG_BIN_DIR="$PG_BIN"
+export LIFEBOAT_TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
+export LIFEBOAT_TEST_S3_TLS_ENDPOINT="https://127.0.0.1:$S3_TLS_PORT"
+export LIFEBOAT_TEST_S3_CA_FILE="$TMP/s3/cert.pem"
+export LIFEBOAT_TEST_S3_ACCESS_KEY="$S3_ACCESS"
+export LIFEBOAT_TEST_S3_SECRET_KEY="$S3_SECRET"
+
+if [ -n "$shell_mode" ]; then
+	lb_log "services are up; this shell has LIFEBOAT_TEST_* set. Exit it to stop them."
+	env | grep -E '^(LIFEBOAT_TEST_|PG_BIN_DIR=)' | sort >&2
+	set +e
+	"${SHELL:-bash}" -i
+	exit 0
+fi
+
+# --- checks -----------------------------------------------------------------
+
+# tree_state prints what a generator could change: tracked edits and the
+# untracked files with their contents' hashes. Comparing it before and after
+# a generator works in CI's clean clone and in a developer's dirty tree alike.
+tree_state() {
+	git diff HEAD --binary
+	git ls-files -z --others --exclude-standard |
+		while IFS= read -r -d '' f; do
+			printf '%s %s\n' "$(git hash-object -- "$f")" "$f"
+		done
+}
+
+# check_generated NAME CMD... fails when CMD changes or adds files.
+check_generated() {
+	local name="$1" before after
+	shift
+	if ! git rev-parse --git-dir >/dev/null 2>&1; then
+		lb_log "not a git work tree: skipping the $name check"
+		return 0
+	fi
+	lb_log "$name (generated code must be committed and current)"
+	before="$(tree_state)"
+	"$@"
+	after="$(tree_state)"
+	if [ "$before" != "$after" ]; then
+		git status --short >&2
+		git diff --stat >&2
+		lb_die "$name changed the tree: run it and commit the result"
+	fi
+}
+
+if [ "$#" -eq 0 ]; then
+	lb_log "gofmt -l"
+	unformatted="$(gofmt -l . | grep -v -e '/testdata/' -e '^\.lifeboat/' || true)"
+	if [ -n "$unformatted" ]; then
+		printf '%s\n' "$unformatted" >&2
+		lb_die "files above are not gofmt-ed (run gofmt -w)"
+	fi
+
+	lb_log "go vet ./..."
+	go vet ./...
+
+	if [ -n "$(find . \( -path ./.git -o -path ./.lifeboat \) -prune -o -name '*.templ' -print -quit)" ]; then
+		check_generated "go tool templ generate" go tool templ generate
+	fi
+	if grep -rqs --include='*.go' --exclude-dir=.git --exclude-dir=.lifeboat --exclude-dir=testdata \
+		'^//go:generate' .; then
+		check_generated "go generate ./..." go generate ./...
+	fi
+
+	if [ -f docker-compose.yml ]; then
+		lb_log "docker-compose config -q"
+		docker-compose -f docker-compose.yml config -q
+	fi
+	set -- ./...
+else
+	lb_log "arguments given: skipping gofmt, vet, generated-code and compose checks"
+	case " $* " in
+	*" ./"* | *" ../"* | *" github.com/"* | *" . "*) ;;
+	*) set -- "$@" ./... ;;
+	esac
+fi
+
+lb_log "go test -count=1 -timeout 20m $*"
+go test -count=1 -timeout 20m "$@"
