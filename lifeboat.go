@@ -216,3 +216,13 @@ type TableCount struct {
 	Name   string `json:"name"`
 	Rows   int64  `json:"rows"`
 }
+
+// StageByName returns the run's stage called name.
+func (r Run) StageByName(name StageName) (Stage, bool) {
+	for _, s := range r.Stages {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Stage{}, false
+}

@@ -1,0 +1,63 @@
+// Package api serves lifeboat's REST API (openapi.yaml is the contract) and,
+// later, the dashboard pages. Handlers are thin: they parse, call the
+// interfaces declared here, and render JSON or problem+json.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/lifeboat-dev/lifeboat"
+)
+
+// RunStarter starts runs (jobs.Runner).
+type RunStarter interface {
+	StartRun(ctx context.Context, target string, trigger lifeboat.Trigger) (lifeboat.Run, error)
+}
+
+// RunReader reads run history (store.Store).
+type RunReader interface {
+	RunGet(ctx context.Context, id int64) (lifeboat.Run, error)
+	RunExists(ctx context.Context, id int64) (bool, error)
+	LogList(ctx context.Context, runID, after int64, limit int) ([]lifeboat.LogLine, error)
+}
+
+// Pinger reports whether lifeboat's database answers.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Server holds what the handlers use.
+type Server struct {
+	Runs   RunStarter
+	Reader RunReader
+	DB     Pinger
+	Spec   []byte // openapi.yaml
+	Logger *slog.Logger
+}
+
+// Routes returns every route, on one screen.
+func (s *Server) Routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID, middleware.RealIP, s.logRequests, middleware.Recoverer)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.problem(w, r, &lifeboat.Error{Code: lifeboat.ENOTFOUND, Message: "no such route: " + r.URL.Path})
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		s.problem(w, r, &lifeboat.Error{Code: codeMethodNotAllowed, Message: r.Method + " is not allowed on " + r.URL.Path})
+	})
+
+	r.Get("/healthz", s.handleHealthz)
+	r.Get("/readyz", s.handleReadyz)
+	r.Get("/api/openapi.yaml", s.handleSpec)
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Post("/targets/{name}/runs", s.handleRunCreate)
+		r.Get("/runs/{id}", s.handleRunGet)
+		r.Get("/runs/{id}/logs", s.handleRunLogs)
+	})
+	return r
+}

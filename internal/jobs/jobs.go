@@ -1,0 +1,137 @@
+// Package jobs runs the pipeline on River: one job kind per stage, each
+// stage's result committed together with the next stage's job.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"filippo.io/age"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/lifeboat-dev/lifeboat"
+	"github.com/lifeboat-dev/lifeboat/internal/blob"
+	"github.com/lifeboat-dev/lifeboat/internal/config"
+	"github.com/lifeboat-dev/lifeboat/internal/notify"
+	"github.com/lifeboat-dev/lifeboat/internal/store"
+)
+
+// MaxAttempts bounds River's retries of a stage (its default of 25 would keep
+// a broken backup "running" for days).
+const MaxAttempts = 4
+
+// Deps is everything the stage workers use, built once at start-up.
+type Deps struct {
+	Store      *store.Store
+	Config     *config.Config
+	Stores     map[string]blob.Store    // by storage name
+	Senders    map[string]notify.Sender // by notifier name
+	Recipients []age.Recipient          // backup encryption
+	Identities []age.Identity           // restore decryption; may be empty on backup-only hosts
+	Getenv     func(string) string
+	Logger     *slog.Logger
+	// Backoff is the wait before retry n (1-based); default 10s·n².
+	Backoff func(attempt int) time.Duration
+	// AfterStage, when set, runs after a stage's work succeeded and before
+	// its result is committed. Tests use it to tamper between stages.
+	AfterStage func(ctx context.Context, runID int64, stage lifeboat.StageName) error
+}
+
+// Runner owns the River client and the stage workers.
+type Runner struct {
+	deps   Deps
+	client *river.Client[pgx.Tx]
+}
+
+// Options tunes the River client.
+type Options struct {
+	// Workers is how many stages may run at once in this process; 0 makes
+	// an insert-only client (a web-only replica).
+	Workers int
+}
+
+// New builds the River client with one worker per stage.
+func New(deps Deps, opts Options) (*Runner, error) {
+	if deps.Getenv == nil {
+		return nil, errors.New("jobs: Getenv is required")
+	}
+	if deps.Backoff == nil {
+		deps.Backoff = func(n int) time.Duration { return time.Duration(n*n) * 10 * time.Second }
+	}
+	r := &Runner{deps: deps}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &stageWorker[BackupArgs]{r: r, stage: lifeboat.StageBackup, do: r.backup})
+	river.AddWorker(workers, &stageWorker[RestoreArgs]{r: r, stage: lifeboat.StageRestore, do: r.restore})
+	river.AddWorker(workers, &stageWorker[VerifyArgs]{r: r, stage: lifeboat.StageVerify, do: r.verify})
+	river.AddWorker(workers, &stageWorker[ReportArgs]{r: r, stage: lifeboat.StageReport, do: r.report})
+	cfg := &river.Config{Workers: workers, Logger: deps.Logger.With("component", "river")}
+	if opts.Workers > 0 {
+		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}}
+	}
+	client, err := river.NewClient(riverpgxv5.New(deps.Store.Pool()), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	r.client = client
+	return r, nil
+}
+
+// Start starts working jobs (no-op for an insert-only client).
+func (r *Runner) Start(ctx context.Context) error {
+	if err := r.client.Start(ctx); err != nil {
+		return fmt.Errorf("start workers: %w", err)
+	}
+	return nil
+}
+
+// Stop lets running stages finish until ctx ends, then cancels them.
+func (r *Runner) Stop(ctx context.Context) error {
+	err := r.client.Stop(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return r.client.StopAndCancel(context.Background())
+	}
+	return err
+}
+
+// StartRun creates a queued run of target and its backup job in one
+// transaction, so a run can never exist without the job that moves it.
+func (r *Runner) StartRun(ctx context.Context, target string, trigger lifeboat.Trigger) (lifeboat.Run, error) {
+	if _, ok := r.deps.Config.Target(target); !ok {
+		return lifeboat.Run{}, &lifeboat.Error{Code: lifeboat.ENOTFOUND, Message: fmt.Sprintf("no target named %q", target)}
+	}
+	var run lifeboat.Run
+	err := r.deps.Store.InTx(ctx, func(tx *store.Tx) error {
+		id, err := tx.RunCreate(ctx, target, trigger)
+		if err != nil {
+			return err
+		}
+		if _, err := r.client.InsertTx(ctx, tx.PgxTx(), BackupArgs{stageRef{RunID: id, Target: target}}, nil); err != nil {
+			return fmt.Errorf("enqueue backup of run %d: %w", id, err)
+		}
+		run, err = tx.RunGet(ctx, id)
+		return err
+	})
+	return run, err
+}
+
+// WaitRun polls until the run has finished or ctx ends.
+func (r *Runner) WaitRun(ctx context.Context, id int64) (lifeboat.Run, error) {
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		run, err := r.deps.Store.RunGet(ctx, id)
+		if err != nil || run.Status.Finished() {
+			return run, err
+		}
+		select {
+		case <-ctx.Done():
+			return run, ctx.Err()
+		case <-t.C:
+		}
+	}
+}

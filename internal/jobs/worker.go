@@ -1,0 +1,189 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/lifeboat-dev/lifeboat"
+	"github.com/lifeboat-dev/lifeboat/internal/config"
+	"github.com/lifeboat-dev/lifeboat/internal/store"
+)
+
+// stageRef is every stage job's payload.
+type stageRef struct {
+	RunID  int64  `json:"run_id"`
+	Target string `json:"target"`
+}
+
+func (s stageRef) ref() stageRef { return s }
+
+// One Args type per stage: River routes jobs by kind.
+type (
+	BackupArgs  struct{ stageRef }
+	RestoreArgs struct{ stageRef }
+	VerifyArgs  struct{ stageRef }
+	ReportArgs  struct{ stageRef }
+)
+
+func (BackupArgs) Kind() string  { return "lifeboat.backup" }
+func (RestoreArgs) Kind() string { return "lifeboat.restore" }
+func (VerifyArgs) Kind() string  { return "lifeboat.verify" }
+func (ReportArgs) Kind() string  { return "lifeboat.report" }
+
+func insertOpts() river.InsertOpts {
+	// Unique by args: a hand-over repeated after a crash can't enqueue a stage twice.
+	return river.InsertOpts{MaxAttempts: MaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+func (BackupArgs) InsertOpts() river.InsertOpts  { return insertOpts() }
+func (RestoreArgs) InsertOpts() river.InsertOpts { return insertOpts() }
+func (VerifyArgs) InsertOpts() river.InsertOpts  { return insertOpts() }
+func (ReportArgs) InsertOpts() river.InsertOpts  { return insertOpts() }
+
+// argsFor builds the job args of stage.
+func argsFor(stage lifeboat.StageName, ref stageRef) river.JobArgs {
+	switch stage {
+	case lifeboat.StageBackup:
+		return BackupArgs{ref}
+	case lifeboat.StageRestore:
+		return RestoreArgs{ref}
+	case lifeboat.StageVerify:
+		return VerifyArgs{ref}
+	default:
+		return ReportArgs{ref}
+	}
+}
+
+type stageArgs interface {
+	river.JobArgs
+	ref() stageRef
+}
+
+// outcome is what a stage hands back to be committed with its status.
+type outcome struct {
+	metrics any
+	// apply writes stage-specific results (artifact, checks) in the same
+	// transaction as the stage's status and the next job.
+	apply func(ctx context.Context, tx *store.Tx) error
+}
+
+// stageFunc does one stage's work for a run.
+type stageFunc func(ctx context.Context, run lifeboat.Run, target *config.Target, log *slog.Logger) (outcome, error)
+
+type stageWorker[T stageArgs] struct {
+	river.WorkerDefaults[T]
+	r     *Runner
+	stage lifeboat.StageName
+	do    stageFunc
+}
+
+func (w *stageWorker[T]) Timeout(job *river.Job[T]) time.Duration {
+	if t, ok := w.r.deps.Config.Target(job.Args.ref().Target); ok && t.StageTimeout > 0 {
+		return t.StageTimeout
+	}
+	return 6 * time.Hour
+}
+
+func (w *stageWorker[T]) NextRetry(job *river.Job[T]) time.Time {
+	return time.Now().Add(w.r.deps.Backoff(job.Attempt))
+}
+
+func (w *stageWorker[T]) Work(ctx context.Context, job *river.Job[T]) error {
+	ref := job.Args.ref()
+	st := w.r.deps.Store
+	run, err := st.RunGet(ctx, ref.RunID)
+	if errors.Is(err, lifeboat.ErrNotFound) {
+		return river.JobCancel(err)
+	}
+	if err != nil {
+		return err
+	}
+	if run.Status.Finished() {
+		return nil // canceled while queued
+	}
+	if err := st.StageStart(ctx, run.ID, w.stage, job.Attempt); err != nil {
+		return err
+	}
+	log := newRunLogger(st, w.r.deps.Logger.Handler(), run.ID, w.stage)
+	if job.Attempt > 1 {
+		log.Info(fmt.Sprintf("attempt %d of %d", job.Attempt, job.MaxAttempts))
+	}
+
+	var out outcome
+	target, ok := w.r.deps.Config.Target(run.Target)
+	if !ok {
+		err = lifeboat.Permanent(fmt.Errorf("target %q is no longer configured", run.Target))
+	} else {
+		out, err = w.do(ctx, run, target, log)
+	}
+	if err == nil && w.r.deps.AfterStage != nil {
+		err = w.r.deps.AfterStage(ctx, run.ID, w.stage)
+	}
+	if err != nil && w.stage != lifeboat.StageReport {
+		if !lifeboat.IsPermanent(err) && job.Attempt < job.MaxAttempts && ctx.Err() == nil {
+			log.Warn(fmt.Sprintf("attempt %d of %d failed, will retry: %v", job.Attempt, job.MaxAttempts, err))
+			return err
+		}
+		log.Error(fmt.Sprintf("%s failed: %v", w.stage, err))
+	}
+	return w.finish(context.WithoutCancel(ctx), job, ref, out, err)
+}
+
+// finish records the stage's result, enqueues what comes next and completes
+// the job, all in one transaction.
+func (w *stageWorker[T]) finish(ctx context.Context, job *river.Job[T], ref stageRef, out outcome, stageErr error) error {
+	return w.r.deps.Store.InTx(ctx, func(tx *store.Tx) error {
+		next, hasNext := w.stage.Next()
+		switch {
+		case w.stage == lifeboat.StageReport:
+			// Report always completes; its own trouble is in its log and metrics.
+			if err := tx.StageSucceed(ctx, ref.RunID, w.stage, out.metrics); err != nil {
+				return err
+			}
+			if _, err := tx.RunFinish(ctx, ref.RunID); err != nil {
+				return err
+			}
+			hasNext = false
+		case stageErr != nil:
+			if err := tx.StageFail(ctx, ref.RunID, w.stage, publicReason(stageErr), out.metrics); err != nil {
+				return err
+			}
+			next = lifeboat.StageReport
+		default:
+			if err := tx.StageSucceed(ctx, ref.RunID, w.stage, out.metrics); err != nil {
+				return err
+			}
+		}
+		if out.apply != nil {
+			if err := out.apply(ctx, tx); err != nil {
+				return err
+			}
+		}
+		if hasNext {
+			if _, err := w.r.client.InsertTx(ctx, tx.PgxTx(), argsFor(next, ref), nil); err != nil {
+				return fmt.Errorf("enqueue %s of run %d: %w", next, ref.RunID, err)
+			}
+		}
+		_, err := river.JobCompleteTx[*riverpgxv5.Driver, pgx.Tx](ctx, tx.PgxTx(), job)
+		return err
+	})
+}
+
+// publicReason is the error text stored on the run; a context error gets a
+// readable word.
+func publicReason(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timed out: " + err.Error()
+	case errors.Is(err, context.Canceled):
+		return "canceled: " + err.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,59 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/lifeboat-dev/lifeboat"
+	"github.com/lifeboat-dev/lifeboat/internal/notify"
+	"github.com/lifeboat-dev/lifeboat/internal/pgtool"
+)
+
+// ReportInput is what the report stage needs.
+type ReportInput struct {
+	Run              lifeboat.Run
+	RunURL           string
+	Senders          []notify.Sender
+	RestoreServerURL string // server hosting the scratch database
+	Log              *slog.Logger
+}
+
+// ReportMetrics are the report stage's figures.
+type ReportMetrics struct {
+	Event         string   `json:"event"`
+	ScratchDrop   bool     `json:"scratch_dropped"`
+	Delivered     []string `json:"delivered"`
+	FailedSenders []string `json:"failed"`
+}
+
+// Report drops the scratch database and tells every notifier. A notifier
+// failing never changes the run's outcome; it is logged. Heartbeat senders
+// ping only for run.succeeded (every stage passed).
+func Report(ctx context.Context, in ReportInput) ReportMetrics {
+	log := in.Log
+	m := ReportMetrics{Delivered: []string{}, FailedSenders: []string{}}
+	scratch := pgtool.ScratchName(in.Run.ID)
+	if err := pgtool.DropDatabase(ctx, in.RestoreServerURL, scratch); err != nil {
+		log.Error("could not drop scratch database " + scratch + ": " + err.Error())
+	} else {
+		m.ScratchDrop = true
+		log.Info("dropped scratch database " + scratch + " (if it existed)")
+	}
+	ev := notify.NewEvent(in.Run, in.RunURL, time.Now())
+	m.Event = string(ev.Kind)
+	for _, s := range in.Senders {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := s.Send(sctx, ev)
+		cancel()
+		if err != nil {
+			m.FailedSenders = append(m.FailedSenders, s.Name())
+			log.Warn(fmt.Sprintf("notifier %s failed: %v", s.Name(), err))
+			continue
+		}
+		m.Delivered = append(m.Delivered, s.Name())
+	}
+	log.Info(fmt.Sprintf("reported %s to %d notifier(s), %d failed", ev.Kind, len(m.Delivered), len(m.FailedSenders)))
+	return m
+}

@@ -1,0 +1,70 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/lifeboat-dev/lifeboat"
+	"github.com/lifeboat-dev/lifeboat/internal/pgtool"
+	"github.com/lifeboat-dev/lifeboat/internal/verify"
+)
+
+// VerifyInput is what the verify stage needs.
+type VerifyInput struct {
+	ScratchURL string
+	Source     lifeboat.SourceSnapshot
+	Checks     []verify.SQLCheck
+	Log        *slog.Logger
+}
+
+// VerifyMetrics are the verify stage's figures.
+type VerifyMetrics struct {
+	Checks int `json:"checks"`
+	Passed int `json:"passed"`
+	Failed int `json:"failed"`
+}
+
+// Verify runs the built-in checks (restore clean, every table present with
+// its dump-time row count, every other relation present) and the target's
+// SQL checks. It returns every result; the error names the failed checks.
+func Verify(ctx context.Context, in VerifyInput) ([]lifeboat.CheckResult, VerifyMetrics, error) {
+	conn, err := pgtool.Connect(ctx, in.ScratchURL)
+	if err != nil {
+		return nil, VerifyMetrics{}, fmt.Errorf("connect to scratch database: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+
+	results := []lifeboat.CheckResult{{Name: "restore without errors", Builtin: true, Passed: true,
+		Expected: "pg_restore --exit-on-error exits 0", Observed: "exited 0"}}
+	restored, err := verify.Inventory(ctx, conn, verify.CountExact)
+	if err != nil {
+		return nil, VerifyMetrics{}, err
+	}
+	results = append(results, verify.CompareSnapshots(in.Source, restored)...)
+	for _, c := range in.Checks {
+		results = append(results, verify.RunSQLCheck(ctx, conn, c))
+	}
+	if ctx.Err() != nil {
+		return results, VerifyMetrics{}, ctx.Err()
+	}
+
+	var m VerifyMetrics
+	var failed []string
+	for _, r := range results {
+		m.Checks++
+		if r.Passed {
+			m.Passed++
+			continue
+		}
+		m.Failed++
+		failed = append(failed, fmt.Sprintf("%s (expected %s, observed %s)", r.Name, r.Expected, r.Observed))
+		in.Log.Error(fmt.Sprintf("check failed: %s: expected %s, observed %s", r.Name, r.Expected, r.Observed))
+	}
+	in.Log.Info(fmt.Sprintf("%d of %d checks passed", m.Passed, m.Checks))
+	if len(failed) > 0 {
+		return results, m, lifeboat.Permanent(fmt.Errorf("%d of %d checks failed: %s", m.Failed, m.Checks, strings.Join(failed, "; ")))
+	}
+	return results, m, nil
+}
