@@ -55,16 +55,16 @@ lb_ensure_go() {
 	export PATH="/usr/local/go/bin:$PATH"
 }
 
-# lb_ensure_tools [EXTRA_CMD...] installs what is missing among PostgreSQL
-# (server, client, contrib), openssl, curl, docker-compose and the extra
-# commands (each a Debian package of the same name, e.g. jq).
+# lb_ensure_tools [CMD...] installs what is missing among PostgreSQL (server,
+# client, contrib), CA certificates and the commands named (each from the
+# Debian package of the same name: openssl, curl, docker-compose, jq).
 lb_ensure_tools() {
 	local need=() c
 	if ! lb_pg_bin_dir >/dev/null || ! command -v psql >/dev/null 2>&1; then
 		need+=(postgresql postgresql-contrib)
 	fi
 	[ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
-	for c in openssl curl docker-compose "$@"; do
+	for c in "$@"; do
 		command -v "$c" >/dev/null 2>&1 || need+=("$c")
 	done
 	if [ "${#need[@]}" -gt 0 ]; then
@@ -99,8 +99,8 @@ lb_port_free() {
 # before by this shell. Call it as `p=$(lb_free_port)` then `lb_claim_port $p`,
 # or use lb_pick_port VAR, which does both.
 lb_free_port() {
-	local i p
-	for i in $(seq 1 200); do
+	local p
+	for _ in $(seq 1 200); do
 		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40001))
 		case "$LB_USED_PORTS" in *" $p "*) continue ;; esac
 		if lb_port_free "$p"; then

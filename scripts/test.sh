@@ -22,8 +22,7 @@ if [ "${1:-}" = "--shell" ]; then
 	shift
 fi
 
-# shellcheck disable=SC2119
-lb_ensure_tools
+lb_ensure_tools openssl curl docker-compose
 lb_ensure_versitygw
 PG_BIN="$(lb_pg_bin_dir)"
 
