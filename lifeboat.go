@@ -163,10 +163,13 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Err != nil {
-		return e.Message + ": " + e.Err.Error()
+	switch {
+	case e.Err == nil:
+		return e.Message
+	case e.Message == "":
+		return e.Err.Error()
 	}
-	return e.Message
+	return e.Message + ": " + e.Err.Error()
 }
 
 func (e *Error) Unwrap() error { return e.Err }
@@ -182,7 +185,7 @@ func Permanent(err error) error {
 	if err == nil {
 		return nil
 	}
-	return &Error{Code: EPERMANENT, Message: err.Error(), Err: err}
+	return &Error{Code: EPERMANENT, Err: err}
 }
 
 // ErrorCode returns the code of the first *Error in err's chain, or EINTERNAL.

@@ -45,7 +45,7 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, err error) {
 	detail := "internal error"
 	var e *lifeboat.Error
 	if errors.As(err, &e) && status != http.StatusInternalServerError {
-		detail = e.Message
+		detail = e.Error()
 	} else {
 		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err,
 			"request_id", middleware.GetReqID(r.Context()))

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/lifeboat-dev/lifeboat"
+	lbapp "github.com/lifeboat-dev/lifeboat/internal/app"
+	"github.com/lifeboat-dev/lifeboat/internal/pgtool"
+	"github.com/lifeboat-dev/lifeboat/internal/pipeline"
+)
+
+func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	cfgPath := commonFlags(fs, stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	url := getenv("LIFEBOAT_DATABASE_URL")
+	if *cfgPath != "" || getenv("LIFEBOAT_CONFIG") != "" {
+		cfg, err := loadConfig(*cfgPath, getenv)
+		if err != nil {
+			return err
+		}
+		url = cfg.DatabaseURL
+	}
+	if url == "" {
+		return errors.New("migrate: give --config FILE or set LIFEBOAT_DATABASE_URL")
+	}
+	st, err := openStore(ctx, url) // applies migrations
+	if err != nil {
+		return err
+	}
+	st.Pool().Close()
+	fmt.Fprintln(stdout, "migrations applied")
+	return nil
+}
+
+// cmdRun runs one whole pipeline in the foreground (for cron and CI users):
+// exit 0 only when the backup was restored and verified.
+func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	cfgPath := commonFlags(fs, stderr)
+	target := fs.String("target", "", "target to back up and verify")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *target == "" {
+		return errors.New("--target: required")
+	}
+	cfg, err := loadConfig(*cfgPath, getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, getenv)
+	a, err := openApp(ctx, cfg, getenv, log, 1)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if err := a.runner.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = a.runner.Stop(sctx)
+	}()
+	run, err := a.runner.StartRun(ctx, *target, lifeboat.TriggerCLI)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "run %d of %s started\n", run.ID, *target)
+	run, err = a.runner.WaitRun(ctx, run.ID)
+	if err != nil {
+		return fmt.Errorf("run %d: %w", run.ID, err)
+	}
+	for _, s := range run.Stages {
+		fmt.Fprintf(stdout, "  %-8s %s\n", s.Name, s.Status)
+	}
+	if run.Status != lifeboat.RunSucceeded {
+		return fmt.Errorf("run %d %s: %s", run.ID, run.Status, firstLine(run.Error))
+	}
+	fmt.Fprintf(stdout, "run %d succeeded: %s (%d bytes, sha256 %s) restored and verified\n",
+		run.ID, run.Artifact.Key, run.Artifact.StoredBytes, run.Artifact.SHA256)
+	return nil
+}
+
+// cmdRestore is disaster recovery: it needs only the stored object, its
+// manifest and the age identity — not lifeboat's own database.
+func cmdRestore(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
+	cfgPath := commonFlags(fs, stderr)
+	object := fs.String("object", "", "object key of the backup (as in the run's artifact)")
+	into := fs.String("into", "", "URL of an existing, empty database to restore into")
+	storage := fs.String("storage", "", "storage holding the object (default: the only one configured)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *object == "" {
+		return errors.New("--object: required")
+	}
+	if *into == "" {
+		return errors.New("--into: required")
+	}
+	cfg, err := loadConfig(*cfgPath, getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, getenv)
+	name := *storage
+	if name == "" {
+		if len(cfg.Storages) != 1 {
+			return errors.New("--storage: required when the config has more than one storage")
+		}
+		name = cfg.Storages[0].Name
+	}
+	if _, ok := cfg.Storage(name); !ok {
+		return fmt.Errorf("--storage: no storage named %q", name)
+	}
+	ids, err := cfg.Identities()
+	if err != nil {
+		return err
+	}
+	stores, err := lbapp.Storages(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	conn, err := pgtool.Connect(ctx, *into)
+	if err != nil {
+		return fmt.Errorf("--into: %w", err)
+	}
+	n, err := pgtool.UserRelations(ctx, conn)
+	conn.Close(ctx)
+	if err != nil {
+		return fmt.Errorf("--into: %w", err)
+	}
+	if n > 0 {
+		return fmt.Errorf("--into: database is not empty (%d relations); restore into an empty database", n)
+	}
+	res, err := pipeline.Restore(ctx, pipeline.RestoreInput{
+		Store: stores[name], Key: *object, Identities: ids, IntoURL: *into,
+		Jobs: cfg.Restore.Jobs, SpoolDir: cfg.Restore.SpoolDir, Getenv: getenv, Log: log,
+	})
+	if err != nil {
+		return fmt.Errorf("restore %s: %w", *object, err)
+	}
+	fmt.Fprintf(stdout, "restored %s (run %d of %s, %s, sha256 %s verified) into %s in %.1fs\n", *object,
+		res.Manifest.RunID, res.Manifest.Target, res.Manifest.CreatedAt.Format(time.RFC3339), res.Manifest.SHA256,
+		pgtool.Redact(*into), res.Metrics.Seconds)
+	return nil
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

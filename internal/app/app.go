@@ -1,0 +1,116 @@
+// Package app turns a loaded config into the live parts every entry point
+// shares: storage clients, notifiers and the stage workers' dependencies.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/lifeboat-dev/lifeboat/internal/blob"
+	"github.com/lifeboat-dev/lifeboat/internal/config"
+	"github.com/lifeboat-dev/lifeboat/internal/jobs"
+	"github.com/lifeboat-dev/lifeboat/internal/notify"
+	"github.com/lifeboat-dev/lifeboat/internal/store"
+)
+
+// Storages builds one client per configured storage (one S3 client each,
+// reused by every run).
+func Storages(ctx context.Context, cfg *config.Config, log *slog.Logger) (map[string]blob.Store, error) {
+	out := make(map[string]blob.Store, len(cfg.Storages))
+	for i, s := range cfg.Storages {
+		switch s.Kind {
+		case "fs":
+			fs, err := blob.NewFS(s.Path)
+			if err != nil {
+				return nil, fmt.Errorf("storages[%d] (%s): %w", i, s.Name, err)
+			}
+			out[s.Name] = fs
+		case "s3":
+			s3, err := blob.NewS3(ctx, blob.S3Options{
+				Endpoint: s.Endpoint, Region: s.Region, Bucket: s.Bucket, Prefix: s.Prefix,
+				AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey, CAFile: s.CAFile,
+				PartSize: int64(s.PartSizeMB) << 20,
+			})
+			if err != nil {
+				return nil, fmt.Errorf("storages[%d] (%s): %w", i, s.Name, err)
+			}
+			// A missing bucket is created (self-hosted S3 and the demo start
+			// empty); lacking the permission to, we carry on and let runs say so.
+			ectx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			if err := s3.EnsureBucket(ectx); err != nil {
+				log.Warn("could not check or create bucket", "storage", s.Name, "bucket", s.Bucket, "err", err)
+			}
+			cancel()
+			out[s.Name] = s3
+		}
+	}
+	return out, nil
+}
+
+// Senders builds the notifiers behind one guarded HTTP client.
+func Senders(cfg *config.Config) (map[string]notify.Sender, error) {
+	var allow []netip.Prefix
+	for _, c := range cfg.Outbound.Allow {
+		p, err := netip.ParsePrefix(strings.TrimSpace(c))
+		if err != nil {
+			return nil, fmt.Errorf("outbound.allow: %w", err)
+		}
+		allow = append(allow, p)
+	}
+	client := notify.NewClient(allow, 10*time.Second)
+	out := make(map[string]notify.Sender, len(cfg.Notifiers))
+	for i, n := range cfg.Notifiers {
+		var s notify.Sender
+		var err error
+		switch n.Kind {
+		case "slack":
+			s, err = notify.NewSlack(n.Name, n.URL, client)
+		case "heartbeat":
+			s, err = notify.NewHeartbeat(n.Name, n.URL, client)
+		case "webhook":
+			var secrets [][]byte
+			for _, part := range strings.Fields(n.Secret) {
+				b, perr := notify.ParseSecret(part)
+				if perr != nil {
+					return nil, fmt.Errorf("notifiers[%d].%w", i, perr)
+				}
+				secrets = append(secrets, b)
+			}
+			s, err = notify.NewWebhook(n.Name, n.URL, secrets, client)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("notifiers[%d] (%s): %w", i, n.Name, err)
+		}
+		out[n.Name] = s
+	}
+	return out, nil
+}
+
+// Deps builds the stage workers' dependencies from cfg.
+func Deps(ctx context.Context, cfg *config.Config, st *store.Store, getenv func(string) string, log *slog.Logger) (jobs.Deps, error) {
+	recipients, _, err := cfg.Recipients()
+	if err != nil {
+		return jobs.Deps{}, err
+	}
+	identities, err := cfg.Identities()
+	if err != nil {
+		// Backup-only hosts may hold recipients alone; restore stages will fail clearly.
+		log.Warn("no age identity configured: restore stages cannot decrypt", "err", err)
+	}
+	stores, err := Storages(ctx, cfg, log)
+	if err != nil {
+		return jobs.Deps{}, err
+	}
+	senders, err := Senders(cfg)
+	if err != nil {
+		return jobs.Deps{}, err
+	}
+	return jobs.Deps{
+		Store: st, Config: cfg, Stores: stores, Senders: senders,
+		Recipients: recipients, Identities: identities, Getenv: getenv, Logger: log,
+	}, nil
+}

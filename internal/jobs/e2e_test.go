@@ -1,0 +1,247 @@
+package jobs_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lifeboat-dev/lifeboat"
+	"github.com/lifeboat-dev/lifeboat/internal/blob"
+	"github.com/lifeboat-dev/lifeboat/internal/app"
+	"github.com/lifeboat-dev/lifeboat/internal/config"
+	"github.com/lifeboat-dev/lifeboat/internal/jobs"
+	"github.com/lifeboat-dev/lifeboat/internal/pgtool"
+	"github.com/lifeboat-dev/lifeboat/internal/store"
+	"github.com/lifeboat-dev/lifeboat/internal/testenv"
+)
+
+// seedSQL is a small source: related tables, an index, a view, a sequence.
+const seedSQL = `
+CREATE TABLE customers (id serial PRIMARY KEY, email text NOT NULL UNIQUE, created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id int NOT NULL REFERENCES customers, total numeric(10,2) NOT NULL CHECK (total >= 0));
+CREATE INDEX orders_customer_idx ON orders (customer_id);
+CREATE SEQUENCE invoice_no START 1000;
+CREATE VIEW customer_totals AS SELECT c.id, sum(o.total) AS total FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.id;
+INSERT INTO customers (email) SELECT 'user' || g || '@example.com' FROM generate_series(1, 500) g;
+INSERT INTO orders (customer_id, total) SELECT 1 + (g % 500), (g % 97) * 1.5 FROM generate_series(1, 3000) g;
+`
+
+// recorder is an httptest receiver standing in for chat or heartbeat services.
+type recorder struct {
+	*httptest.Server
+	mu     sync.Mutex
+	bodies []string
+	paths  []string
+}
+
+func newRecorder(t *testing.T) *recorder {
+	rec := &recorder{}
+	rec.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		rec.mu.Lock()
+		rec.bodies = append(rec.bodies, string(b))
+		rec.paths = append(rec.paths, r.URL.Path)
+		rec.mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(rec.Close)
+	return rec
+}
+
+func (r *recorder) received() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.bodies...)
+}
+
+type storageKind int
+
+const (
+	storageFS storageKind = iota
+	storageS3
+	storageS3TLS
+)
+
+type options struct {
+	storage    storageKind
+	checks     string // YAML list items of checks, indented for the target
+	sourceURL  string // overrides the seeded source
+	restoreURL string // overrides the restore server
+	afterStage func(b *bundle, ctx context.Context, runID int64, stage lifeboat.StageName) error
+	rowCounts  string
+}
+
+type bundle struct {
+	cfg       *config.Config
+	store     *store.Store
+	runner    *jobs.Runner
+	blobs     blob.Store
+	sourceURL string
+	pgURL     string
+	chat      *recorder
+	heartbeat *recorder
+	logs      *bytes.Buffer
+}
+
+// setup gives each test its own state database, source database, storage
+// (folder or bucket), receivers and a running River client.
+func setup(t *testing.T, o options) *bundle {
+	t.Helper()
+	b := &bundle{pgURL: testenv.PGURL(t), chat: newRecorder(t), heartbeat: newRecorder(t), logs: &bytes.Buffer{}}
+	stateURL := testenv.CreateDB(t, "lbstate_")
+	b.sourceURL = o.sourceURL
+	if b.sourceURL == "" {
+		b.sourceURL = testenv.CreateDB(t, "lbsrc_")
+		testenv.Exec(t, b.sourceURL, seedSQL)
+	}
+	restoreURL := o.restoreURL
+	if restoreURL == "" {
+		restoreURL = b.pgURL
+	}
+	dir := t.TempDir()
+	id, err := age.GenerateX25519Identity()
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "age.key"), []byte(id.String()+"\n"), 0o600))
+
+	var storage string
+	switch o.storage {
+	case storageFS:
+		storage = "{name: main, kind: fs, path: ./backups}"
+	case storageS3, storageS3TLS:
+		s3 := testenv.S3HTTP(t)
+		if o.storage == storageS3TLS {
+			s3 = testenv.S3TLS(t)
+		}
+		storage = fmt.Sprintf("{name: main, kind: s3, bucket: %s, prefix: lb/, endpoint: %q, region: %s, access_key_id: %q, secret_access_key: ${S3_SECRET}, part_size_mb: 5, ca_file: %q}",
+			testenv.RandomName("lb-"), s3.Endpoint, s3.Region, s3.AccessKey, s3.CAFile)
+	}
+	rowCounts := o.rowCounts
+	if rowCounts == "" {
+		rowCounts = "exact"
+	}
+	checks := o.checks
+	if checks == "" {
+		checks = `      - {name: customers exist, sql: "SELECT count(*) FROM customers", expect: ">= 500"}
+      - {name: orders reference customers, sql: "SELECT count(*) FROM orders o LEFT JOIN customers c ON c.id = o.customer_id WHERE c.id IS NULL", expect: "= 0"}`
+	}
+	yaml := fmt.Sprintf(`database_url: ${STATE_URL}
+base_url: http://lifeboat.test
+restore:
+  database_url: ${RESTORE_URL}
+encryption:
+  age_identity_file: ./age.key
+storages:
+  - %s
+outbound:
+  allow: [127.0.0.0/8]
+notifiers:
+  - {name: chat, kind: slack, url: %q}
+  - {name: snitch, kind: heartbeat, url: %q}
+targets:
+  - name: app
+    database_url: ${SOURCE_URL}
+    storage: main
+    notify: [chat, snitch]
+    row_counts: %s
+    checks:
+%s
+`, storage, b.chat.URL+"/hooks/chat", b.heartbeat.URL+"/ping", rowCounts, checks)
+	env := map[string]string{"STATE_URL": stateURL, "RESTORE_URL": restoreURL, "SOURCE_URL": b.sourceURL,
+		"S3_SECRET": os.Getenv("LIFEBOAT_TEST_S3_SECRET_KEY"), "PG_BIN_DIR": os.Getenv("PG_BIN_DIR")}
+	getenv := func(k string) string { return env[k] }
+	b.cfg, err = config.Parse([]byte(yaml), dir, getenv)
+	require.NoError(t, err)
+
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, stateURL)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	b.store = store.New(pool)
+	_, err = b.store.Migrate(ctx)
+	require.NoError(t, err)
+
+	log := slog.New(slog.NewTextHandler(&lockedWriter{w: b.logs}, nil))
+	deps, err := app.Deps(ctx, b.cfg, b.store, getenv, log)
+	require.NoError(t, err)
+	b.blobs = deps.Stores["main"]
+	deps.Backoff = func(int) time.Duration { return 50 * time.Millisecond }
+	if o.afterStage != nil {
+		deps.AfterStage = func(ctx context.Context, runID int64, stage lifeboat.StageName) error {
+			return o.afterStage(b, ctx, runID, stage)
+		}
+	}
+	b.runner, err = jobs.New(deps, jobs.Options{Workers: 2})
+	require.NoError(t, err)
+	require.NoError(t, b.runner.Start(ctx))
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = b.runner.Stop(sctx)
+	})
+	return b
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// runToEnd starts a run of "app" and waits for it to finish.
+func (b *bundle) runToEnd(t *testing.T) lifeboat.Run {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	run, err := b.runner.StartRun(ctx, "app", lifeboat.TriggerAPI)
+	require.NoError(t, err)
+	require.Equal(t, lifeboat.RunQueued, run.Status)
+	run, err = b.runner.WaitRun(ctx, run.ID)
+	require.NoError(t, err)
+	return run
+}
+
+func (b *bundle) logText(t *testing.T, runID int64) string {
+	t.Helper()
+	lines, err := b.store.LogList(context.Background(), runID, 0, 10000)
+	require.NoError(t, err)
+	var sb strings.Builder
+	for _, l := range lines {
+		fmt.Fprintf(&sb, "[%s %s] %s\n", l.Stage, l.Level, l.Message)
+	}
+	return sb.String()
+}
+
+func (b *bundle) requireScratchGone(t *testing.T, runID int64) {
+	t.Helper()
+	ok, err := pgtool.DatabaseExists(context.Background(), b.pgURL, pgtool.ScratchName(runID))
+	require.NoError(t, err)
+	require.False(t, ok, "scratch database of run %d must be dropped", runID)
+}
+
+func stageStatus(run lifeboat.Run) map[lifeboat.StageName]lifeboat.StageStatus {
+	m := map[lifeboat.StageName]lifeboat.StageStatus{}
+	for _, s := range run.Stages {
+		m[s.Name] = s.Status
+	}
+	return m
+}
+
