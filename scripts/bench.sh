@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# make bench: the whole pipeline on a ~1 GB source against local S3, next to
+# its floors. Starts its own PostgreSQL and versitygw in a temp folder (like
+# the test command) and stops them afterwards. Prints wall time per stage,
+# end-to-end time, the dump floor (pg_dump -Fc -Z0 > /dev/null), the restore
+# floor (pg_restore -j 2 from a local pg_dump -Fc -Z0 file), their ratio and
+# the server's peak RSS.
+#
+#   BENCH_SCALE=60     pgbench scale (60 ≈ 900 MB)
+#   BENCH_TEXT_ROWS=150000  rows of ~1 KB text in a second table
+#   BENCH_TIMEOUT=1800 seconds to wait for the run
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+cd "$LB_ROOT"
+
+SCALE="${BENCH_SCALE:-60}"
+TEXT_ROWS="${BENCH_TEXT_ROWS:-150000}"
+TIMEOUT="${BENCH_TIMEOUT:-1800}"
+SRC=bench_src
+
+lb_ensure_tools curl jq
+lb_ensure_versitygw
+[ -d cmd/server ] || lb_die "cmd/server does not exist yet: nothing to benchmark"
+PG_BIN="$(lb_pg_bin_dir)"
+export PG_BIN_DIR="$PG_BIN"
+
+TMP="$(mktemp -d -t lifeboat-bench.XXXXXX)"
+chmod 755 "$TMP"
+PG_DATA="$TMP/pg/data"
+PG_LOG="$TMP/pg/postgres.log"
+S3_LOG="$TMP/s3/versitygw.log"
+LB_LOG="$TMP/lifeboat.log"
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	set +e
+	if [ "$rc" -ne 0 ]; then
+		lb_pg_tail_log "$LB_LOG"
+		lb_pg_tail_log "$PG_LOG" 20
+		lb_pg_tail_log "$S3_LOG" 20
+	fi
+	lb_stop_pid "$TMP/lifeboat.pid" lifeboat
+	lb_stop_pid "$TMP/s3/pid" versitygw
+	lb_pg_stop "$PG_BIN" "$PG_DATA"
+	rm -rf "$TMP"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+# iso_secs RFC3339 prints seconds since the epoch (with fractions).
+iso_secs() { date -d "$1" +%s.%N; }
+
+# --- services ---------------------------------------------------------------
+PG_PORT="" S3_PORT="" LB_PORT=""
+lb_pick_port PG_PORT
+lb_pick_port S3_PORT
+lb_pick_port LB_PORT
+PG_PASS="$(lb_random_hex 16)"
+S3_ACCESS="LBBENCH$(lb_random_hex 6)"
+S3_SECRET="$(lb_random_hex 20)"
+
+lb_log "PostgreSQL ($PG_BIN) on 127.0.0.1:$PG_PORT"
+lb_pg_init "$PG_BIN" "$PG_DATA" "$PG_PASS" \
+	"fsync = off" "synchronous_commit = off" "full_page_writes = off" \
+	"max_wal_size = 4GB" "checkpoint_timeout = 30min" "maintenance_work_mem = 256MB" \
+	"shared_buffers = 256MB"
+lb_pg_start "$PG_BIN" "$PG_DATA" "$PG_PORT" "$TMP/pg/run" "$PG_LOG"
+mkdir -p "$TMP/s3"
+lb_s3_start "$S3_PORT" "$TMP/s3/data" "$S3_LOG" "$TMP/s3/pid" "$S3_ACCESS" "$S3_SECRET"
+lb_s3_mkbucket "http://127.0.0.1:$S3_PORT" bench "$S3_ACCESS" "$S3_SECRET" || lb_die "could not create bucket"
+
+export PGPASSWORD="$PG_PASS" PGHOST=127.0.0.1 PGPORT="$PG_PORT" PGUSER=postgres
+psql_q() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+# --- source -----------------------------------------------------------------
+lb_log "generating $SRC: pgbench -i -s $SCALE and $TEXT_ROWS rows of text"
+"$PG_BIN/createdb" "$SRC"
+"$PG_BIN/pgbench" -i -q -s "$SCALE" "$SRC" >"$TMP/pgbench.log" 2>&1 || {
+	cat "$TMP/pgbench.log" >&2
+	lb_die "pgbench -i failed"
+}
+psql_q -d "$SRC" <<SQL
+CREATE TABLE documents (
+    id         bigint PRIMARY KEY,
+    created_at timestamptz NOT NULL,
+    body       text NOT NULL
+);
+INSERT INTO documents
+SELECT g, timestamptz '2025-01-01' + g * interval '1 minute',
+       (SELECT string_agg(md5(g::text || ':' || i), ' ') FROM generate_series(1, 28) AS i)
+FROM generate_series(1, $TEXT_ROWS) AS g;
+VACUUM ANALYZE;
+SQL
+raw_size="$(psql_q -d "$SRC" -tAc "SELECT pg_size_pretty(pg_database_size('$SRC'))")"
+lb_log "$SRC is $raw_size"
+
+# --- floors -----------------------------------------------------------------
+lb_log "dump floor: pg_dump -Fc -Z0 > /dev/null"
+t0="$(now)"
+"$PG_BIN/pg_dump" -Fc -Z0 -d "$SRC" >/dev/null
+dump_floor="$(secs "$t0" "$(now)")"
+
+lb_log "restore floor: pg_restore -j 2 from a local pg_dump -Fc -Z0 file"
+"$PG_BIN/pg_dump" -Fc -Z0 -d "$SRC" -f "$TMP/floor.dump"
+dump_file_size="$(du -h "$TMP/floor.dump" | cut -f1)"
+"$PG_BIN/createdb" bench_floor
+t0="$(now)"
+"$PG_BIN/pg_restore" -j 2 --no-owner --no-privileges --exit-on-error -d bench_floor "$TMP/floor.dump"
+restore_floor="$(secs "$t0" "$(now)")"
+"$PG_BIN/dropdb" bench_floor
+rm -f "$TMP/floor.dump"
+
+# --- the pipeline -------------------------------------------------------------
+lb_log "building bin/lifeboat"
+go build -o bin/lifeboat ./cmd/server
+go run filippo.io/age/cmd/age-keygen@v1.3.2 -o "$TMP/age.key" 2>/dev/null
+mkdir -p "$TMP/spool"
+"$PG_BIN/createdb" lifeboat
+cat >"$TMP/config.yaml" <<YAML
+database_url: $(lb_pg_url "$PG_PASS" "$PG_PORT" lifeboat)
+restore:
+  database_url: $(lb_pg_url "$PG_PASS" "$PG_PORT" postgres)
+encryption:
+  age_identity_file: $TMP/age.key
+storages:
+  - name: s3
+    kind: s3
+    endpoint: http://127.0.0.1:$S3_PORT
+    region: us-east-1
+    bucket: bench
+    prefix: bench/
+    access_key_id: \${S3_ACCESS_KEY_ID}
+    secret_access_key: \${S3_SECRET_ACCESS_KEY}
+targets:
+  - name: $SRC
+    database_url: $(lb_pg_url "$PG_PASS" "$PG_PORT" "$SRC")
+    schedule: "0 3 * * *"
+    storage: s3
+YAML
+export S3_ACCESS_KEY_ID="$S3_ACCESS" S3_SECRET_ACCESS_KEY="$S3_SECRET"
+export LIFEBOAT_LISTEN="127.0.0.1:$LB_PORT"
+base="http://$LIFEBOAT_LISTEN"
+
+bin/lifeboat migrate --config "$TMP/config.yaml" >>"$LB_LOG" 2>&1
+setsid bin/lifeboat serve --config "$TMP/config.yaml" </dev/null >>"$LB_LOG" 2>&1 &
+echo $! >"$TMP/lifeboat.pid"
+lb_pid="$(cat "$TMP/lifeboat.pid")"
+for _ in $(seq 1 120); do
+	curl -fsS -o /dev/null --max-time 2 "$base/healthz" 2>/dev/null && break
+	lb_pid_alive "$TMP/lifeboat.pid" lifeboat || lb_die "lifeboat exited during start-up"
+	sleep 0.5
+done
+
+lb_log "running the pipeline on $SRC"
+t0="$(now)"
+run="$(curl -fsS -X POST "$base/api/v1/targets/$SRC/runs")" || lb_die "could not trigger a run"
+id="$(jq -r .id <<<"$run")"
+deadline=$((SECONDS + TIMEOUT))
+while :; do
+	run="$(curl -fsS "$base/api/v1/runs/$id")" || lb_die "could not read run $id"
+	status="$(jq -r .status <<<"$run")"
+	case "$status" in succeeded | failed | canceled) break ;; esac
+	[ "$SECONDS" -lt "$deadline" ] || lb_die "run $id still $status after ${TIMEOUT}s"
+	sleep 0.5
+done
+e2e="$(secs "$t0" "$(now)")"
+peak_rss_kb="$(awk '/^VmHWM:/ { print $2 }' "/proc/$lb_pid/status")"
+
+# --- report -------------------------------------------------------------------
+echo
+echo "source $SRC: $raw_size (pgbench scale $SCALE + $TEXT_ROWS text rows); pg_dump -Fc -Z0 file: $dump_file_size"
+echo "run $id: $status$(jq -r 'if .error then " — " + .error else "" end' <<<"$run")"
+jq -r '.stages[]? | [.name, .status, (.started_at // ""), (.finished_at // "")] | @tsv' <<<"$run" |
+	while IFS=$'\t' read -r name st started finished; do
+		if [ -n "$started" ] && [ -n "$finished" ]; then
+			printf '  %-8s %-10s %6ss\n' "$name" "$st" "$(secs "$(iso_secs "$started")" "$(iso_secs "$finished")")"
+		else
+			printf '  %-8s %-10s %6s\n' "$name" "$st" "-"
+		fi
+	done
+jq -r 'if .artifact then .artifact | "  artifact: \(.stored_bytes) bytes stored, \(.raw_bytes // "?") raw" else empty end' <<<"$run"
+floors="$(awk -v a="$dump_floor" -v b="$restore_floor" 'BEGIN { printf "%.1f", a + b }')"
+ratio="$(awk -v e="$e2e" -v f="$floors" 'BEGIN { printf "%.2f", e / f }')"
+rss_mb="$(awk -v k="$peak_rss_kb" 'BEGIN { printf "%.0f", k / 1024 }')"
+printf '%-28s %8ss\n' "end-to-end (API)" "$e2e" \
+	"dump floor" "$dump_floor" \
+	"restore floor (-j 2)" "$restore_floor" \
+	"dump + restore floors" "$floors"
+printf '%-28s %8s   (aim <= 1.30)\n' "end-to-end / floors" "$ratio"
+printf '%-28s %6s MB   (aim <= 200)\n' "lifeboat serve peak RSS" "$rss_mb"
+[ "$status" = succeeded ] || lb_die "the run did not succeed"
