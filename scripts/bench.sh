@@ -25,7 +25,7 @@ lb_ensure_versitygw
 PG_BIN="$(lb_pg_bin_dir)"
 export PG_BIN_DIR="$PG_BIN"
 
-TMP="$(mktemp -d -t lifeboat-bench.XXXXXX)"
+TMP="$(mktemp -d /tmp/lifeboat-bench.XXXXXX)"
 chmod 755 "$TMP"
 PG_DATA="$TMP/pg/data"
 PG_LOG="$TMP/pg/postgres.log"

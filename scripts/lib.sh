@@ -50,6 +50,11 @@ lb_pg_bin_dir() {
 
 # lb_ensure_go puts Go on PATH (CI may not have /usr/local/go/bin there).
 lb_ensure_go() {
+	# go needs HOME (or GOCACHE) for its caches; some CI environments lack it.
+	if [ -z "${HOME:-}" ]; then
+		HOME="$(getent passwd "$(id -u)" | cut -d: -f6)"
+		export HOME
+	fi
 	command -v go >/dev/null 2>&1 && return 0
 	[ -x /usr/local/go/bin/go ] || lb_die "go not found (expected on PATH or at /usr/local/go/bin/go)"
 	export PATH="/usr/local/go/bin:$PATH"

@@ -26,7 +26,9 @@ lb_ensure_tools openssl curl docker-compose
 lb_ensure_versitygw
 PG_BIN="$(lb_pg_bin_dir)"
 
-TMP="$(mktemp -d -t lifeboat-test.XXXXXX)"
+# In /tmp, not $TMPDIR: the postgres user must reach it, and the socket
+# path must stay short.
+TMP="$(mktemp -d /tmp/lifeboat-test.XXXXXX)"
 chmod 755 "$TMP" # the postgres user must reach the cluster inside it
 PG_DATA="$TMP/pg/data"
 PG_LOG="$TMP/pg/postgres.log"
