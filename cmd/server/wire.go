@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/netip"
-	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
