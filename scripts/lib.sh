@@ -106,7 +106,7 @@ lb_port_free() {
 lb_free_port() {
 	local p
 	for _ in $(seq 1 200); do
-		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40001))
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % 12700)) # below the kernel's ephemeral range (32768+), so no outgoing connection holds it
 		case "$LB_USED_PORTS" in *" $p "*) continue ;; esac
 		if lb_port_free "$p"; then
 			printf '%s\n' "$p"

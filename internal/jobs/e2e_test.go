@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mathrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -126,7 +127,7 @@ func setup(t *testing.T, o options) *bundle {
 		if o.storage == storageS3TLS {
 			s3 = testenv.S3TLS(t)
 		}
-		storage = fmt.Sprintf("{name: main, kind: s3, bucket: %s, prefix: lb/, endpoint: %q, region: %s, access_key_id: %q, secret_access_key: ${S3_SECRET}, part_size_mb: 5, ca_file: %q}",
+		storage = fmt.Sprintf("{name: main, kind: s3, bucket: %s, prefix: lb/, endpoint: %q, region: %s, access_key_id: %q, secret_access_key: \"${S3_SECRET}\", part_size_mb: 5, ca_file: %q}",
 			testenv.RandomName("lb-"), s3.Endpoint, s3.Region, s3.AccessKey, s3.CAFile)
 	}
 	rowCounts := o.rowCounts
@@ -172,6 +173,10 @@ targets:
 	t.Cleanup(pool.Close)
 	b.store = store.New(pool)
 	_, err = b.store.Migrate(ctx)
+	require.NoError(t, err)
+	// Tests share one restore server: distinct run ids keep their scratch
+	// databases (lifeboat_scratch_<run id>) apart.
+	_, err = pool.Exec(ctx, fmt.Sprintf("ALTER SEQUENCE runs_id_seq RESTART WITH %d", 1+mathrand.Int64N(1<<40)))
 	require.NoError(t, err)
 
 	log := slog.New(slog.NewTextHandler(&lockedWriter{w: b.logs}, nil))

@@ -139,7 +139,7 @@ func (t *Tx) StageSucceed(ctx context.Context, runID int64, stage lifeboat.Stage
 }
 
 // StageFail records a stage's failure, skips the stages between it and
-// report, and fails the run with the reason.
+// report, and records the reason on the run.
 func (t *Tx) StageFail(ctx context.Context, runID int64, stage lifeboat.StageName, reason string, metrics any) error {
 	if err := t.stageEnd(ctx, runID, stage, lifeboat.StageFailed, reason, metrics); err != nil {
 		return err
@@ -148,7 +148,9 @@ func (t *Tx) StageFail(ctx context.Context, runID int64, stage lifeboat.StageNam
 		AND stage <> 'report'`, runID); err != nil {
 		return fmt.Errorf("skip stages of run %d: %w", runID, err)
 	}
-	if _, err := t.tx.Exec(ctx, `UPDATE runs SET status = 'failed', error = $2 WHERE id = $1 AND status IN ('queued', 'running')`,
+	// The run keeps its status until report has run (RunFinish), so a
+	// "failed" run has always been reported; the reason is visible at once.
+	if _, err := t.tx.Exec(ctx, `UPDATE runs SET error = $2 WHERE id = $1 AND error = ''`,
 		runID, fmt.Sprintf("%s: %s", stage, reason)); err != nil {
 		return fmt.Errorf("fail run %d: %w", runID, err)
 	}
