@@ -13,6 +13,7 @@ import (
 	lbapp "github.com/lifeboat-dev/lifeboat/internal/app"
 	"github.com/lifeboat-dev/lifeboat/internal/pgtool"
 	"github.com/lifeboat-dev/lifeboat/internal/pipeline"
+	"github.com/lifeboat-dev/lifeboat/internal/verify"
 )
 
 func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -150,9 +151,28 @@ func cmdRestore(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return fmt.Errorf("restore %s: %w", *object, err)
 	}
-	fmt.Fprintf(stdout, "restored %s (run %d of %s, %s, sha256 %s verified) into %s in %.1fs\n", *object,
+	// Prove the restore against the manifest's snapshot, as the verify stage would.
+	conn, err = pgtool.Connect(ctx, *into)
+	if err != nil {
+		return fmt.Errorf("--into: %w", err)
+	}
+	restored, err := verify.Inventory(ctx, conn, verify.CountExact)
+	conn.Close(ctx)
+	if err != nil {
+		return fmt.Errorf("check restored database: %w", err)
+	}
+	var failed []string
+	for _, c := range verify.CompareSnapshots(res.Manifest.Source, restored) {
+		if !c.Passed {
+			failed = append(failed, fmt.Sprintf("%s: expected %s, observed %s", c.Name, c.Expected, c.Observed))
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("restored %s but it differs from the source at dump time: %s", *object, strings.Join(failed, "; "))
+	}
+	fmt.Fprintf(stdout, "restored %s (run %d of %s, %s, sha256 %s verified) into %s in %.1fs; %d tables match their dump-time row counts\n", *object,
 		res.Manifest.RunID, res.Manifest.Target, res.Manifest.CreatedAt.Format(time.RFC3339), res.Manifest.SHA256,
-		pgtool.Redact(*into), res.Metrics.Seconds)
+		pgtool.Redact(*into), res.Metrics.Seconds, len(res.Manifest.Source.Tables))
 	return nil
 }
 
