@@ -126,6 +126,12 @@ func (w *stageWorker[T]) Work(ctx context.Context, job *river.Job[T]) error {
 	if err == nil && w.r.deps.AfterStage != nil {
 		err = w.r.deps.AfterStage(ctx, run.ID, w.stage)
 	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		// The process is shutting down: River retries the job after restart
+		// (a stage is idempotent), so the run is not failed for it.
+		log.Warn(fmt.Sprintf("stopped by shutdown; the %s stage will run again", w.stage))
+		return fmt.Errorf("%s interrupted: %w", w.stage, context.Cause(ctx))
+	}
 	if err != nil && w.stage != lifeboat.StageReport {
 		if !lifeboat.IsPermanent(err) && job.Attempt < job.MaxAttempts && ctx.Err() == nil {
 			log.Warn(fmt.Sprintf("attempt %d of %d failed, will retry: %v", job.Attempt, job.MaxAttempts, err))
