@@ -12,6 +12,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/internal/api"
+	"github.com/lifeboat-dev/lifeboat/internal/views"
 )
 
 // cmdServe runs the API (when web) and the stage workers (unless
@@ -61,6 +62,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	addr := firstNonEmpty(*listen, getenv("LIFEBOAT_LISTEN"), cfg.Listen, "127.0.0.1:8080")
 	srv := &api.Server{Runs: a.runner, Reader: a.store, DB: a.store.Pool(), Spec: lifeboat.OpenAPI, Logger: log}
+	for _, t := range cfg.Targets {
+		srv.Targets = append(srv.Targets, views.HomeTarget{Name: t.Name, Storage: t.Storage, Schedule: t.Schedule})
+	}
 	hs := &http.Server{Handler: srv.Routes(), ReadHeaderTimeout: 10 * time.Second}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

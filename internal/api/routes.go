@@ -12,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/lifeboat-dev/lifeboat"
+	"github.com/lifeboat-dev/lifeboat/internal/views"
 )
 
 // RunStarter starts runs (jobs.Runner).
@@ -24,6 +25,7 @@ type RunReader interface {
 	RunGet(ctx context.Context, id int64) (lifeboat.Run, error)
 	RunExists(ctx context.Context, id int64) (bool, error)
 	LogList(ctx context.Context, runID, after int64, limit int) ([]lifeboat.LogLine, error)
+	RunLatestByTarget(ctx context.Context, targets []string) (map[string]lifeboat.Run, error)
 }
 
 // Pinger reports whether lifeboat's database answers.
@@ -37,7 +39,9 @@ type Server struct {
 	Reader RunReader
 	DB     Pinger
 	Spec   []byte // openapi.yaml
-	Logger *slog.Logger
+	// Targets are the configured targets, for the pages.
+	Targets []views.HomeTarget
+	Logger  *slog.Logger
 }
 
 // Routes returns every route, on one screen.
@@ -51,6 +55,7 @@ func (s *Server) Routes() http.Handler {
 		s.problem(w, r, &lifeboat.Error{Code: codeMethodNotAllowed, Message: r.Method + " is not allowed on " + r.URL.Path})
 	})
 
+	r.Get("/", s.handleHome)
 	r.Get("/healthz", s.handleHealthz)
 	r.Get("/readyz", s.handleReadyz)
 	r.Get("/api/openapi.yaml", s.handleSpec)

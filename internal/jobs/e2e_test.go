@@ -21,8 +21,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lifeboat-dev/lifeboat"
-	"github.com/lifeboat-dev/lifeboat/internal/blob"
 	"github.com/lifeboat-dev/lifeboat/internal/app"
+	"github.com/lifeboat-dev/lifeboat/internal/blob"
 	"github.com/lifeboat-dev/lifeboat/internal/config"
 	"github.com/lifeboat-dev/lifeboat/internal/jobs"
 	"github.com/lifeboat-dev/lifeboat/internal/pgtool"
@@ -249,4 +249,3 @@ func stageStatus(run lifeboat.Run) map[lifeboat.StageName]lifeboat.StageStatus {
 	}
 	return m
 }
-

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -243,4 +244,25 @@ func (s *Store) RunExists(ctx context.Context, id int64) (bool, error) {
 	var ok bool
 	err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM runs WHERE id = $1)", id).Scan(&ok)
 	return ok, err
+}
+
+// RunLatestByTarget returns each named target's newest run. One indexed
+// lookup per target, so the cost does not grow with history.
+func (s *Store) RunLatestByTarget(ctx context.Context, targets []string) (map[string]lifeboat.Run, error) {
+	rows, err := s.pool.Query(ctx, `SELECT r.`+strings.ReplaceAll(runColumns, ", ", ", r.")+`
+		FROM unnest($1::text[]) AS t(name)
+		CROSS JOIN LATERAL (SELECT * FROM runs WHERE runs.target = t.name ORDER BY id DESC LIMIT 1) r`, targets)
+	if err != nil {
+		return nil, fmt.Errorf("latest runs: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]lifeboat.Run, len(targets))
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, fmt.Errorf("latest runs: %w", err)
+		}
+		out[r.Target] = r
+	}
+	return out, rows.Err()
 }
