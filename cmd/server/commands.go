@@ -144,12 +144,12 @@ func cmdRestore(ctx context.Context, args []string, getenv func(string) string, 
 	if n > 0 {
 		return fmt.Errorf("--into: database is not empty (%d relations); restore into an empty database", n)
 	}
-	// At least 2 jobs: Restore then spools the dump and proves its sha256
-	// before pg_restore starts. Streamed (-j 1), a corrupted backup would be
-	// half restored into the user's database before the mismatch shows.
+	// CheckFirst: the dump is spooled and its sha256 proven before pg_restore
+	// starts. Streamed, a corrupted backup would be half restored into the
+	// user's database before the mismatch shows.
 	res, err := pipeline.Restore(ctx, pipeline.RestoreInput{
 		Store: stores[name], Key: *object, Identities: ids, IntoURL: *into,
-		Jobs: max(cfg.Restore.Jobs, 2), SpoolDir: cfg.Restore.SpoolDir, Getenv: getenv, Log: log,
+		Jobs: cfg.Restore.Jobs, CheckFirst: true, SpoolDir: cfg.Restore.SpoolDir, Getenv: getenv, Log: log,
 	})
 	if err != nil {
 		return fmt.Errorf("restore %s: %w", *object, err)

@@ -33,8 +33,12 @@ type RestoreInput struct {
 	CreateDatabase bool
 	Jobs           int    // pg_restore -j; > 1 spools the dump to SpoolDir
 	SpoolDir       string // "" = os.TempDir()
-	Getenv         func(string) string
-	Log            *slog.Logger
+	// CheckFirst spools and checks the whole object before pg_restore starts
+	// even with Jobs 1: a database a person restores into must never see
+	// part of a corrupted backup (a scratch database is dropped anyway).
+	CheckFirst bool
+	Getenv     func(string) string
+	Log        *slog.Logger
 }
 
 // RestoreResult is what the restore stage produced.
@@ -106,7 +110,7 @@ func Restore(ctx context.Context, in RestoreInput) (RestoreResult, error) {
 	jobs := max(in.Jobs, 1)
 	res.Metrics = RestoreMetrics{StoredBytes: m.StoredBytes, RawBytes: m.RawBytes, Jobs: jobs, PgRestoreVersion: bin.Version}
 	opts := pgtool.RestoreOptions{Bin: bin, URL: in.IntoURL, Jobs: jobs, Log: log}
-	if jobs > 1 {
+	if jobs > 1 || in.CheckFirst {
 		spool, err := os.CreateTemp(in.SpoolDir, "lifeboat-restore-*.dump")
 		if err != nil {
 			return res, fmt.Errorf("spool: %w", err)
@@ -120,7 +124,7 @@ func Restore(ctx context.Context, in RestoreInput) (RestoreResult, error) {
 			return res, checksumFirst(verified, fmt.Errorf("read back %s: %w", in.Key, err))
 		}
 		res.Metrics.DownloadSeconds = time.Since(start).Seconds()
-		log.Info(fmt.Sprintf("read back and checked %d bytes (sha256 matches) in %.1fs; running pg_restore -j %d",
+		log.Info(fmt.Sprintf("read back and checked %d bytes (sha256 matches) in %.1fs; running pg_restore --jobs=%d",
 			m.StoredBytes, res.Metrics.DownloadSeconds, jobs))
 		opts.File = spool.Name()
 	} else {
