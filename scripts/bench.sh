@@ -184,6 +184,7 @@ jq -r '.stages[]? | [.name, .status, (.started_at // ""), (.finished_at // "")] 
 			printf '  %-8s %-10s %6s\n' "$name" "$st" "-"
 		fi
 	done
+jq -r '.stages[]? | select(.metrics) | "  \(.name) metrics: \(.metrics | tostring)"' <<<"$run"
 jq -r 'if .artifact then .artifact | "  artifact: \(.stored_bytes) bytes stored, \(.raw_bytes // "?") raw" else empty end' <<<"$run"
 floors="$(awk -v a="$dump_floor" -v b="$restore_floor" 'BEGIN { printf "%.1f", a + b }')"
 ratio="$(awk -v e="$e2e" -v f="$floors" 'BEGIN { printf "%.2f", e / f }')"
