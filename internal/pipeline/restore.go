@@ -124,9 +124,18 @@ func Restore(ctx context.Context, in RestoreInput) (RestoreResult, error) {
 			return res, checksumFirst(verified, fmt.Errorf("read back %s: %w", in.Key, err))
 		}
 		res.Metrics.DownloadSeconds = time.Since(start).Seconds()
-		log.Info(fmt.Sprintf("read back and checked %d bytes (sha256 matches) in %.1fs; running pg_restore --jobs=%d",
-			m.StoredBytes, res.Metrics.DownloadSeconds, jobs))
+		log.Info(fmt.Sprintf("read back %d bytes from storage; sha256 matches (%.1fs)", m.StoredBytes, res.Metrics.DownloadSeconds))
+		if jobs > 1 {
+			// A dump streamed through a pipe lacks data offsets; without them
+			// every pg_restore worker scans the archive for its table.
+			if n, err := pgtool.IndexArchive(spool.Name()); err != nil {
+				log.Warn("could not index the dump for a parallel restore (it will restore, more slowly): " + err.Error())
+			} else {
+				log.Info(fmt.Sprintf("indexed %d data entries of the dump for pg_restore --jobs=%d", n, jobs))
+			}
+		}
 		opts.File = spool.Name()
+		log.Info(fmt.Sprintf("running pg_restore --jobs=%d", jobs))
 	} else {
 		opts.In = plain
 	}
