@@ -7,14 +7,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	mathrand "math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,17 +23,6 @@ import (
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
 )
-
-// seedSQL is a small source: related tables, an index, a view, a sequence.
-const seedSQL = `
-CREATE TABLE customers (id serial PRIMARY KEY, email text NOT NULL UNIQUE, created_at timestamptz NOT NULL DEFAULT now());
-CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id int NOT NULL REFERENCES customers, total numeric(10,2) NOT NULL CHECK (total >= 0));
-CREATE INDEX orders_customer_idx ON orders (customer_id);
-CREATE SEQUENCE invoice_no START 1000;
-CREATE VIEW customer_totals AS SELECT c.id, sum(o.total) AS total FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.id;
-INSERT INTO customers (email) SELECT 'user' || g || '@example.com' FROM generate_series(1, 500) g;
-INSERT INTO orders (customer_id, total) SELECT 1 + (g % 500), (g % 97) * 1.5 FROM generate_series(1, 3000) g;
-`
 
 const defaultChecks = `      - {name: customers exist, sql: "SELECT count(*) FROM customers", expect: ">= 500"}`
 
@@ -72,7 +59,7 @@ func newFixture(t *testing.T) *fixture {
 	require.NoError(t, err)
 	u.User = url.UserPassword(role, f.sourcePass)
 	f.sourceURL = u.String()
-	testenv.Exec(t, f.sourceURL, seedSQL)
+	testenv.Exec(t, f.sourceURL, testenv.SeedSQL)
 
 	id, err := age.GenerateX25519Identity()
 	require.NoError(t, err)
@@ -139,8 +126,7 @@ func (f *fixture) migrate(t *testing.T, cfgPath string) {
 	t.Helper()
 	out := f.mustRun(t, "migrate", "--config", cfgPath)
 	require.Contains(t, out, "migrations applied")
-	f.firstRunID = 1 + mathrand.Int64N(1<<40)
-	testenv.Exec(t, f.stateURL, fmt.Sprintf("ALTER SEQUENCE runs_id_seq RESTART WITH %d", f.firstRunID))
+	f.firstRunID = testenv.DistinctRunIDs(t, f.stateURL)
 }
 
 // result is what one call of run printed and returned.
@@ -377,24 +363,6 @@ func TestDisasterRecoveryRestore(t *testing.T) {
 	require.EqualValues(t, 0, userRelations(t, corruptInto))
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 var listening = regexp.MustCompile(`lifeboat listening on (http://\S+)`)
 
 func TestServeRunsAndShutsDownGracefully(t *testing.T) {
@@ -406,7 +374,7 @@ func TestServeRunsAndShutsDownGracefully(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--config", cfg, "--listen", "127.0.0.1:0"}, f.getenv, &stdout, &stderr)

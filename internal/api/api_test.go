@@ -1,13 +1,11 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	mathrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,7 +13,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,14 +31,6 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
 )
 
-// seedSQL is a small source with two related tables.
-const seedSQL = `
-CREATE TABLE customers (id serial PRIMARY KEY, email text NOT NULL UNIQUE);
-CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id int NOT NULL REFERENCES customers, total numeric(10,2) NOT NULL);
-INSERT INTO customers (email) SELECT 'user' || g || '@example.com' FROM generate_series(1, 200) g;
-INSERT INTO orders (customer_id, total) SELECT 1 + (g % 200), g % 50 FROM generate_series(1, 1000) g;
-`
-
 // testBundle is one test's lifeboat: its own state and source databases,
 // fs storage and age key, a runner (not yet started) and an HTTP server.
 type testBundle struct {
@@ -54,7 +43,7 @@ func setup(t *testing.T) *testBundle {
 	ctx := context.Background()
 	stateURL := testenv.CreateDB(t, "lbstate_")
 	sourceURL := testenv.CreateDB(t, "lbsrc_")
-	testenv.Exec(t, sourceURL, seedSQL)
+	testenv.Exec(t, sourceURL, testenv.SeedSQL)
 
 	dir := t.TempDir()
 	id, err := age.GenerateX25519Identity()
@@ -72,7 +61,7 @@ targets:
     database_url: ${SOURCE_URL}
     storage: main
     checks:
-      - {name: customers exist, sql: "SELECT count(*) FROM customers", expect: ">= 200"}
+      - {name: customers exist, sql: "SELECT count(*) FROM customers", expect: ">= 500"}
 `
 	env := map[string]string{"STATE_URL": stateURL, "RESTORE_URL": testenv.PGURL(t), "SOURCE_URL": sourceURL,
 		"PG_BIN_DIR": os.Getenv("PG_BIN_DIR")}
@@ -88,10 +77,9 @@ targets:
 	require.NoError(t, err)
 	// Tests share one restore server: distinct run ids keep their scratch
 	// databases (lifeboat_scratch_<run id>) apart.
-	_, err = pool.Exec(ctx, fmt.Sprintf("ALTER SEQUENCE runs_id_seq RESTART WITH %d", 1+mathrand.Int64N(1<<40)))
-	require.NoError(t, err)
+	testenv.DistinctRunIDs(t, stateURL)
 
-	log := slog.New(slog.NewTextHandler(&lockedWriter{w: &bytes.Buffer{}}, nil))
+	log := slog.New(slog.NewTextHandler(&testenv.SyncBuffer{}, nil))
 	deps, err := app.Deps(ctx, cfg, st, getenv, log)
 	require.NoError(t, err)
 	deps.Backoff = func(int) time.Duration { return 50 * time.Millisecond }
@@ -113,17 +101,6 @@ func (b *testBundle) start(t *testing.T) {
 		defer cancel()
 		_ = b.runner.Stop(ctx)
 	})
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // do sends a request and returns the response with its body read.

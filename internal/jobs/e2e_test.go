@@ -1,12 +1,10 @@
 package jobs_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
-	mathrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -29,17 +27,6 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/store"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
 )
-
-// seedSQL is a small source: related tables, an index, a view, a sequence.
-const seedSQL = `
-CREATE TABLE customers (id serial PRIMARY KEY, email text NOT NULL UNIQUE, created_at timestamptz NOT NULL DEFAULT now());
-CREATE TABLE orders (id bigserial PRIMARY KEY, customer_id int NOT NULL REFERENCES customers, total numeric(10,2) NOT NULL CHECK (total >= 0));
-CREATE INDEX orders_customer_idx ON orders (customer_id);
-CREATE SEQUENCE invoice_no START 1000;
-CREATE VIEW customer_totals AS SELECT c.id, sum(o.total) AS total FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.id;
-INSERT INTO customers (email) SELECT 'user' || g || '@example.com' FROM generate_series(1, 500) g;
-INSERT INTO orders (customer_id, total) SELECT 1 + (g % 500), (g % 97) * 1.5 FROM generate_series(1, 3000) g;
-`
 
 // recorder is an httptest receiver standing in for chat or heartbeat services.
 type recorder struct {
@@ -95,19 +82,19 @@ type bundle struct {
 	pgURL     string
 	chat      *recorder
 	heartbeat *recorder
-	logs      *bytes.Buffer
+	logs      *testenv.SyncBuffer
 }
 
 // setup gives each test its own state database, source database, storage
 // (folder or bucket), receivers and a running River client.
 func setup(t *testing.T, o options) *bundle {
 	t.Helper()
-	b := &bundle{pgURL: testenv.PGURL(t), chat: newRecorder(t), heartbeat: newRecorder(t), logs: &bytes.Buffer{}}
+	b := &bundle{pgURL: testenv.PGURL(t), chat: newRecorder(t), heartbeat: newRecorder(t), logs: &testenv.SyncBuffer{}}
 	stateURL := testenv.CreateDB(t, "lbstate_")
 	b.sourceURL = o.sourceURL
 	if b.sourceURL == "" {
 		b.sourceURL = testenv.CreateDB(t, "lbsrc_")
-		testenv.Exec(t, b.sourceURL, seedSQL)
+		testenv.Exec(t, b.sourceURL, testenv.SeedSQL)
 	}
 	restoreURL := o.restoreURL
 	if restoreURL == "" {
@@ -176,10 +163,9 @@ targets:
 	require.NoError(t, err)
 	// Tests share one restore server: distinct run ids keep their scratch
 	// databases (lifeboat_scratch_<run id>) apart.
-	_, err = pool.Exec(ctx, fmt.Sprintf("ALTER SEQUENCE runs_id_seq RESTART WITH %d", 1+mathrand.Int64N(1<<40)))
-	require.NoError(t, err)
+	testenv.DistinctRunIDs(t, stateURL)
 
-	log := slog.New(slog.NewTextHandler(&lockedWriter{w: b.logs}, nil))
+	log := slog.New(slog.NewTextHandler(b.logs, nil))
 	deps, err := app.Deps(ctx, b.cfg, b.store, getenv, log)
 	require.NoError(t, err)
 	b.blobs = deps.Stores["main"]
@@ -198,17 +184,6 @@ targets:
 		_ = b.runner.Stop(sctx)
 	})
 	return b
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // runToEnd starts a run of "app" and waits for it to finish.

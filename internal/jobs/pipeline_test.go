@@ -227,7 +227,7 @@ func TestRestoreErrorFailsRun(t *testing.T) {
 	// The source uses an extension a non-superuser cannot create on the
 	// restore server: pg_restore hits an error, and that must fail the run.
 	src := testenv.CreateDB(t, "lbsrc_")
-	testenv.Exec(t, src, seedSQL+"CREATE EXTENSION pg_stat_statements;")
+	testenv.Exec(t, src, testenv.SeedSQL+"CREATE EXTENSION pg_stat_statements;")
 	role := testenv.RandomName("lbrestore_")
 	base := testenv.PGURL(t)
 	testenv.Exec(t, base, fmt.Sprintf("CREATE ROLE %s LOGIN CREATEDB PASSWORD 'restorepw'", role))
@@ -303,7 +303,7 @@ func TestRowCountMismatchFailsVerify(t *testing.T) {
 func TestEstimatedRowCounts(t *testing.T) {
 	t.Parallel()
 	src := testenv.CreateDB(t, "lbsrc_")
-	testenv.Exec(t, src, seedSQL+"ANALYZE;")
+	testenv.Exec(t, src, testenv.SeedSQL+"ANALYZE;")
 	b := setup(t, options{sourceURL: src, rowCounts: "estimate"})
 	run := b.runToEnd(t)
 	require.Equal(t, lifeboat.RunSucceeded, run.Status, run.Error)
