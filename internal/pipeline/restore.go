@@ -60,9 +60,10 @@ type RestoreMetrics struct {
 
 // Restore reads the object back from storage, checks its sha256 while
 // streaming, decrypts, decompresses and runs pg_restore --exit-on-error.
-// With Jobs > 1 the plain dump is spooled to a local file (pg_restore -j
-// needs a seekable archive) and pg_restore starts only after the checksum
-// matched; the spool is always removed.
+// With Jobs > 1 (or CheckFirst) the plain dump is spooled to a local file,
+// pg_restore starts only after the checksum matched, and the spool's data
+// offsets are indexed so pg_restore -j can seek; the spool is always
+// removed. With Jobs 1 the dump streams straight into pg_restore.
 func Restore(ctx context.Context, in RestoreInput) (RestoreResult, error) {
 	start := time.Now()
 	var res RestoreResult
