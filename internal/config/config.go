@@ -62,6 +62,9 @@ type Notifier struct {
 	URLFile    string `yaml:"url_file"`
 	Secret     string `yaml:"secret"`
 	SecretFile string `yaml:"secret_file"`
+	// Style is a heartbeat's protocol: plain (default: ping on verified
+	// success only), healthchecks, cronitor or deadmanssnitch.
+	Style string `yaml:"style"`
 }
 
 // Target is a source database lifeboat backs up.
@@ -76,6 +79,37 @@ type Target struct {
 	RowCounts       string        `yaml:"row_counts"` // exact (default) | estimate
 	Checks          []Check       `yaml:"checks"`
 	StageTimeout    time.Duration `yaml:"stage_timeout"` // default 6h
+	// Overlap says what a slot does while the previous run is active: skip
+	// (default, recorded) or queue.
+	Overlap string `yaml:"overlap"`
+	// MaxAge is how old the last verified backup may get before the target
+	// is overdue; default one schedule interval plus 50 %.
+	MaxAge    time.Duration `yaml:"max_age"`
+	Retention Retention     `yaml:"retention"`
+}
+
+// Retention is a target's grandfather-father-son policy. Only verified
+// backups count toward what is kept; with every keep_* zero nothing is
+// pruned.
+type Retention struct {
+	KeepLast    int `yaml:"keep_last"`
+	KeepDaily   int `yaml:"keep_daily"`
+	KeepWeekly  int `yaml:"keep_weekly"`
+	KeepMonthly int `yaml:"keep_monthly"`
+	KeepYearly  int `yaml:"keep_yearly"`
+	// MinVerified verified backups are always kept; default 1.
+	MinVerified int `yaml:"min_verified"`
+	// UnverifiedGrace is how long unverified and failed backups are kept;
+	// default 7 days.
+	UnverifiedGrace time.Duration `yaml:"unverified_grace"`
+	// PartialGrace is how long an object without a manifest is kept;
+	// default 1 day.
+	PartialGrace time.Duration `yaml:"partial_grace"`
+}
+
+// Enabled reports whether the policy prunes anything.
+func (r Retention) Enabled() bool {
+	return r.KeepLast+r.KeepDaily+r.KeepWeekly+r.KeepMonthly+r.KeepYearly > 0
 }
 
 // Check is a user SQL check run against the restored scratch database.

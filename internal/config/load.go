@@ -17,21 +17,26 @@ import (
 	"time"
 
 	"filippo.io/age"
-	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 
+	"github.com/lifeboat-dev/lifeboat/internal/schedule"
 	"github.com/lifeboat-dev/lifeboat/internal/verify"
 )
 
 // Defaults applied by Parse to fields left empty.
 const (
-	DefaultRestoreJobs  = 2
-	DefaultTimezone     = "UTC"
-	DefaultRowCounts    = "exact"
-	DefaultStageTimeout = 6 * time.Hour
-	DefaultCheckTimeout = 60 * time.Second
-	DefaultRegion       = "us-east-1"
-	DefaultPartSizeMB   = 16
+	DefaultRestoreJobs     = 2
+	DefaultTimezone        = "UTC"
+	DefaultRowCounts       = "exact"
+	DefaultStageTimeout    = 6 * time.Hour
+	DefaultCheckTimeout    = 60 * time.Second
+	DefaultRegion          = "us-east-1"
+	DefaultPartSizeMB      = 16
+	DefaultOverlap         = "skip"
+	DefaultHeartbeat       = "plain"
+	DefaultMinVerified     = 1
+	DefaultUnverifiedGrace = 7 * 24 * time.Hour
+	DefaultPartialGrace    = 24 * time.Hour
 )
 
 const (
@@ -647,6 +652,11 @@ func (c *Config) applyDefaults() {
 	if c.Restore.Jobs == 0 {
 		c.Restore.Jobs = DefaultRestoreJobs
 	}
+	for i := range c.Notifiers {
+		if n := &c.Notifiers[i]; n.Kind == "heartbeat" && n.Style == "" {
+			n.Style = DefaultHeartbeat
+		}
+	}
 	for i := range c.Storages {
 		s := &c.Storages[i]
 		if s.Kind != "s3" {
@@ -669,6 +679,18 @@ func (c *Config) applyDefaults() {
 		}
 		if t.StageTimeout == 0 {
 			t.StageTimeout = DefaultStageTimeout
+		}
+		if t.Overlap == "" {
+			t.Overlap = DefaultOverlap
+		}
+		if t.Retention.MinVerified == 0 {
+			t.Retention.MinVerified = DefaultMinVerified
+		}
+		if t.Retention.UnverifiedGrace == 0 {
+			t.Retention.UnverifiedGrace = DefaultUnverifiedGrace
+		}
+		if t.Retention.PartialGrace == 0 {
+			t.Retention.PartialGrace = DefaultPartialGrace
 		}
 		for j := range t.Checks {
 			if t.Checks[j].Timeout == 0 {
@@ -853,6 +875,14 @@ func (v *validator) notifier(path string, n *Notifier, names map[string]bool) {
 	if n.Kind == "webhook" && n.Secret == "" {
 		v.p.check(fieldPath(path, "secret"), "required for kind webhook")
 	}
+	stylePath := fieldPath(path, "style")
+	switch {
+	case n.Style == "":
+	case n.Kind != "heartbeat":
+		v.p.check(stylePath, "only heartbeat notifiers have a style")
+	case n.Style != "plain" && n.Style != "healthchecks" && n.Style != "cronitor" && n.Style != "deadmanssnitch":
+		v.p.check(stylePath, "unknown style %s: want plain, healthchecks, cronitor or deadmanssnitch", v.fromEnv.show(stylePath, n.Style))
+	}
 }
 
 func (v *validator) target(path string, t *Target, c *Config, names map[string]bool) {
@@ -879,7 +909,7 @@ func (v *validator) target(path string, t *Target, c *Config, names map[string]b
 	}
 
 	if t.Schedule != "" {
-		v.schedule(fieldPath(path, "schedule"), t.Schedule)
+		v.schedule(fieldPath(path, "schedule"), t.Schedule, t.Timezone)
 	}
 	tzPath := fieldPath(path, "timezone")
 	if _, err := time.LoadLocation(t.Timezone); err != nil {
@@ -892,6 +922,26 @@ func (v *validator) target(path string, t *Target, c *Config, names map[string]b
 	if t.StageTimeout < 0 {
 		v.p.check(fieldPath(path, "stage_timeout"), "must be positive")
 	}
+	if ovPath := fieldPath(path, "overlap"); t.Overlap != "skip" && t.Overlap != "queue" {
+		v.p.check(ovPath, "unknown mode %s: want skip or queue", v.fromEnv.show(ovPath, t.Overlap))
+	}
+	if t.MaxAge < 0 {
+		v.p.check(fieldPath(path, "max_age"), "must be positive")
+	}
+	rp := fieldPath(path, "retention")
+	r := t.Retention
+	for name, n := range map[string]int{"keep_last": r.KeepLast, "keep_daily": r.KeepDaily, "keep_weekly": r.KeepWeekly,
+		"keep_monthly": r.KeepMonthly, "keep_yearly": r.KeepYearly, "min_verified": r.MinVerified} {
+		if n < 0 {
+			v.p.check(fieldPath(rp, name), "must not be negative")
+		}
+	}
+	if r.UnverifiedGrace < 0 {
+		v.p.check(fieldPath(rp, "unverified_grace"), "must be positive")
+	}
+	if r.PartialGrace < 0 {
+		v.p.check(fieldPath(rp, "partial_grace"), "must be positive")
+	}
 
 	checkNames := map[string]bool{}
 	for i := range t.Checks {
@@ -899,24 +949,22 @@ func (v *validator) target(path string, t *Target, c *Config, names map[string]b
 	}
 }
 
-func (v *validator) schedule(path, spec string) {
+func (v *validator) schedule(path, spec string, tz string) {
 	spec = strings.TrimSpace(spec)
 	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
 		v.p.check(path, "set the time zone with the target's timezone, not in the schedule")
 		return
 	}
-	if !strings.HasPrefix(spec, "@") {
-		if n := len(strings.Fields(spec)); n != expectedCronFields {
-			v.p.check(path, "expected %d cron fields, got %d", expectedCronFields, n)
-			return
-		}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		loc = time.UTC // reported on the timezone field
 	}
-	if _, err := cron.ParseStandard(spec); err != nil {
+	if _, err := schedule.Parse(spec, loc); err != nil {
 		if v.fromEnv[path] {
 			v.p.check(path, "invalid cron expression %s", fromEnvironment)
 			return
 		}
-		v.p.check(path, "invalid cron expression: %v", err)
+		v.p.check(path, "%v", err)
 	}
 }
 

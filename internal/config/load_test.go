@@ -136,7 +136,7 @@ func TestParseFullConfig(t *testing.T) {
 	require.Equal(t, []string{"10.20.0.0/16", "fd00::/8"}, cfg.Outbound.Allow)
 	require.Equal(t, []Notifier{
 		{Name: "ops-chat", Kind: "slack", URL: "https://hooks.slack.com/services/T/B/X"},
-		{Name: "snitch", Kind: "heartbeat", URL: "https://nosnch.in/abc123", URLFile: filepath.Join(dir, "secrets", "snitch-url")},
+		{Name: "snitch", Kind: "heartbeat", URL: "https://nosnch.in/abc123", URLFile: filepath.Join(dir, "secrets", "snitch-url"), Style: "plain"},
 		{Name: "ci", Kind: "webhook", URL: "https://example.com/hook", Secret: "hook-secret"},
 	}, cfg.Notifiers)
 	require.Equal(t, []Target{
@@ -145,7 +145,7 @@ func TestParseFullConfig(t *testing.T) {
 			DatabaseURL: "postgresql://app:app-pw@db:5432/app?sslmode=disable",
 			Schedule:    "0 3 * * *", Timezone: "UTC", Storage: "main",
 			Notify: []string{"ops-chat", "snitch"}, RowCounts: "exact",
-			StageTimeout: 6 * time.Hour,
+			StageTimeout: 6 * time.Hour, Overlap: "skip", Retention: defaultRetention,
 			Checks: []Check{
 				{Name: "users exist", SQL: "SELECT count(*) FROM users", Expect: ">= 1", Timeout: 60 * time.Second},
 				{Name: "fresh orders", SQL: "SELECT max(created_at) > now() - interval '2 days' FROM orders", Expect: "true", Timeout: 90 * time.Second},
@@ -156,7 +156,7 @@ func TestParseFullConfig(t *testing.T) {
 			DatabaseURL:     "postgres://billing:b-pw@db/billing",
 			DatabaseURLFile: billingURL,
 			Schedule:        "@daily", Timezone: "Europe/Berlin", Storage: "local",
-			RowCounts: "estimate", StageTimeout: 90 * time.Minute,
+			RowCounts: "estimate", StageTimeout: 90 * time.Minute, Overlap: "skip", Retention: defaultRetention,
 		},
 	}, cfg.Targets)
 
@@ -422,6 +422,7 @@ targets:
 				"targets[2].schedule: invalid cron expression: end of range (61) above maximum (59): 61",
 				"targets[3].schedule: invalid cron expression: unrecognized descriptor: @sometimes",
 				"targets[4].schedule: set the time zone with the target's timezone, not in the schedule",
+				`targets[6].schedule: @every is not supported: use a cron expression such as "*/30 * * * *"`,
 			},
 		},
 		{
@@ -818,4 +819,43 @@ func TestIdentitiesAndRecipients(t *testing.T) {
 	_, _, err = missing.Recipients()
 	require.True(t, errors.As(err, &fe))
 	require.Equal(t, "encryption.age_identity_file", fe.Path)
+}
+
+var defaultRetention = Retention{MinVerified: 1, UnverifiedGrace: 7 * 24 * time.Hour, PartialGrace: 24 * time.Hour}
+
+func TestScheduleRetentionOverlapAndStyleValidation(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	id, err := age.GenerateX25519Identity()
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "age.key"), []byte(id.String()+"\n"), 0o600))
+	yaml := `database_url: postgres://db/lifeboat
+restore: {database_url: postgres://db/postgres}
+encryption: {age_identity_file: ./age.key}
+storages: [{name: main, kind: fs, path: ./b}]
+notifiers:
+  - {name: chat, kind: slack, url: "https://chat.example/x", style: healthchecks}
+  - {name: hb, kind: heartbeat, url: "https://hc.example/x", style: pingdom}
+targets:
+  - name: app
+    database_url: postgres://db/app
+    storage: main
+    schedule: "@every 1h"
+    overlap: sometimes
+    max_age: -1h
+    retention: {keep_daily: -2, unverified_grace: -1s}
+`
+	_, err = Parse([]byte(yaml), dir, nil)
+	require.Error(t, err)
+	for _, want := range []string{
+		"notifiers[0].style: only heartbeat notifiers have a style",
+		"notifiers[1].style: unknown style",
+		"targets[0].schedule: @every is not supported",
+		"targets[0].overlap: unknown mode",
+		"targets[0].max_age: must be positive",
+		"targets[0].retention.keep_daily: must not be negative",
+		"targets[0].retention.unverified_grace: must be positive",
+	} {
+		require.Contains(t, err.Error(), want)
+	}
 }

@@ -51,7 +51,7 @@ func Parse(spec string, loc *time.Location) (*Schedule, error) {
 	}
 	parsed, err := parser.Parse(spec)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("invalid cron expression: %w", err)
 	}
 	s, ok := parsed.(*cron.SpecSchedule)
 	if !ok {
