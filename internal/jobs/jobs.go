@@ -40,6 +40,9 @@ type Deps struct {
 	// AfterStage, when set, runs after a stage's work succeeded and before
 	// its result is committed. Tests use it to tamper between stages.
 	AfterStage func(ctx context.Context, runID int64, stage lifeboat.StageName) error
+	// Now is the clock; default time.Now. Tests inject one to cross slots
+	// and DST changes.
+	Now func() time.Time
 }
 
 // Runner owns the River client and the stage workers.
@@ -53,6 +56,24 @@ type Options struct {
 	// Workers is how many stages may run at once in this process; 0 makes
 	// an insert-only client (a web-only replica).
 	Workers int
+	// How often the leader runs the periodic jobs; zero means the default.
+	TickInterval      time.Duration // schedules: 15s
+	WatchdogInterval  time.Duration // overdue targets: 1m
+	JanitorInterval   time.Duration // leftovers: 10m
+	RetentionInterval time.Duration // pruning: 24h (and after each verified run)
+}
+
+func (o Options) withDefaults() Options {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.TickInterval, 15*time.Second)
+	def(&o.WatchdogInterval, time.Minute)
+	def(&o.JanitorInterval, 10*time.Minute)
+	def(&o.RetentionInterval, 24*time.Hour)
+	return o
 }
 
 // New builds the River client with one worker per stage.
@@ -63,6 +84,10 @@ func New(deps Deps, opts Options) (*Runner, error) {
 	if deps.Backoff == nil {
 		deps.Backoff = func(n int) time.Duration { return time.Duration(n*n) * 10 * time.Second }
 	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	opts = opts.withDefaults()
 	r := &Runner{deps: deps}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &stageWorker[BackupArgs]{r: r, stage: lifeboat.StageBackup, do: r.backup})
@@ -71,7 +96,13 @@ func New(deps Deps, opts Options) (*Runner, error) {
 	river.AddWorker(workers, &stageWorker[ReportArgs]{r: r, stage: lifeboat.StageReport, do: r.report})
 	cfg := &river.Config{Workers: workers, Logger: deps.Logger.With("component", "river")}
 	if opts.Workers > 0 {
-		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}}
+		// Periodic jobs are inserted by the elected leader only; a separate
+		// queue keeps them from waiting behind hour-long stages.
+		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers},
+			QueueMaintenance: {MaxWorkers: 2}}
+		cfg.PeriodicJobs = r.periodicJobs(workers, opts)
+	} else {
+		r.periodicJobs(workers, opts) // kinds still registered, for inserts
 	}
 	client, err := river.NewClient(riverpgxv5.New(deps.Store.Pool()), cfg)
 	if err != nil {
