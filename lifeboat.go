@@ -82,10 +82,15 @@ type Run struct {
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	// Artifact is nil until the backup stage has stored an object.
-	Artifact *Artifact      `json:"artifact,omitempty"`
-	Stages   []Stage        `json:"stages"`
-	Checks   []CheckResult  `json:"checks"`
-	Versions map[string]any `json:"versions,omitempty"`
+	Artifact *Artifact `json:"artifact,omitempty"`
+	// ScheduledFor is the slot a scheduled run was started for (its
+	// lateness is CreatedAt − ScheduledFor); MissedSlots counts earlier
+	// slots that passed while lifeboat was down and were folded into it.
+	ScheduledFor *time.Time     `json:"scheduled_for,omitempty"`
+	MissedSlots  int            `json:"missed_slots,omitempty"`
+	Stages       []Stage        `json:"stages"`
+	Checks       []CheckResult  `json:"checks"`
+	Versions     map[string]any `json:"versions,omitempty"`
 }
 
 // Duration is the wall time from creation to finish (or now, when unfinished).

@@ -71,6 +71,30 @@ type options struct {
 	restoreURL string // overrides the restore server
 	afterStage func(b *bundle, ctx context.Context, runID int64, stage lifeboat.StageName) error
 	rowCounts  string
+	// schedule, timezone and overlap go into the target as they are.
+	schedule, timezone, overlap string
+	clock                       *fakeClock // injected as Deps.Now when set
+	noStart                     bool       // build the runner, don't work jobs
+}
+
+// fakeClock is an injectable clock tests move by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock(t time.Time) *fakeClock { return &fakeClock{t: t} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = t
 }
 
 type bundle struct {
@@ -83,6 +107,19 @@ type bundle struct {
 	chat      *recorder
 	heartbeat *recorder
 	logs      *testenv.SyncBuffer
+	deps      jobs.Deps
+	stateURL  string
+}
+
+// scheduleYAML renders the options' schedule keys of the target.
+func scheduleYAML(o options) string {
+	var sb strings.Builder
+	for k, v := range map[string]string{"schedule": o.schedule, "timezone": o.timezone, "overlap": o.overlap} {
+		if v != "" {
+			fmt.Fprintf(&sb, "    %s: %q\n", k, v)
+		}
+	}
+	return sb.String()
 }
 
 // setup gives each test its own state database, source database, storage
@@ -91,6 +128,7 @@ func setup(t *testing.T, o options) *bundle {
 	t.Helper()
 	b := &bundle{pgURL: testenv.PGURL(t), chat: newRecorder(t), heartbeat: newRecorder(t), logs: &testenv.SyncBuffer{}}
 	stateURL := testenv.CreateDB(t, "lbstate_")
+	b.stateURL = stateURL
 	b.sourceURL = o.sourceURL
 	if b.sourceURL == "" {
 		b.sourceURL = testenv.CreateDB(t, "lbsrc_")
@@ -145,9 +183,9 @@ targets:
     storage: main
     notify: [chat, snitch]
     row_counts: %s
-    checks:
+%s    checks:
 %s
-`, storage, b.chat.URL+"/hooks/chat", b.heartbeat.URL+"/ping", rowCounts, checks)
+`, storage, b.chat.URL+"/hooks/chat", b.heartbeat.URL+"/ping", rowCounts, scheduleYAML(o), checks)
 	env := map[string]string{"STATE_URL": stateURL, "RESTORE_URL": restoreURL, "SOURCE_URL": b.sourceURL,
 		"S3_SECRET": os.Getenv("LIFEBOAT_TEST_S3_SECRET_KEY"), "PG_BIN_DIR": os.Getenv("PG_BIN_DIR")}
 	getenv := func(k string) string { return env[k] }
@@ -170,6 +208,10 @@ targets:
 	require.NoError(t, err)
 	b.blobs = deps.Stores["main"]
 	deps.Backoff = func(int) time.Duration { return 50 * time.Millisecond }
+	if o.clock != nil {
+		deps.Now = o.clock.Now
+	}
+	b.deps = deps
 	if o.afterStage != nil {
 		deps.AfterStage = func(ctx context.Context, runID int64, stage lifeboat.StageName) error {
 			return o.afterStage(b, ctx, runID, stage)
@@ -177,6 +219,9 @@ targets:
 	}
 	b.runner, err = jobs.New(deps, jobs.Options{Workers: 2})
 	require.NoError(t, err)
+	if o.noStart {
+		return b
+	}
 	require.NoError(t, b.runner.Start(ctx))
 	t.Cleanup(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -29,7 +29,7 @@ func (t *Tx) RunCreate(ctx context.Context, target string, trigger lifeboat.Trig
 }
 
 const runColumns = `id, target, trigger, status, error, created_at, started_at, finished_at,
-	storage, artifact_key, stored_bytes, raw_bytes, sha256, server_version, pg_dump_version`
+	storage, artifact_key, stored_bytes, raw_bytes, sha256, server_version, pg_dump_version, scheduled_for, missed_slots`
 
 func scanRun(row pgx.Row) (lifeboat.Run, error) {
 	var (
@@ -38,7 +38,7 @@ func scanRun(row pgx.Row) (lifeboat.Run, error) {
 		stored, raw                        *int64
 	)
 	err := row.Scan(&r.ID, &r.Target, &r.Trigger, &r.Status, &r.Error, &r.CreatedAt, &r.StartedAt, &r.FinishedAt,
-		&storage, &key, &stored, &raw, &sha, &srvVer, &dumpVer)
+		&storage, &key, &stored, &raw, &sha, &srvVer, &dumpVer, &r.ScheduledFor, &r.MissedSlots)
 	if err != nil {
 		return r, interpretError(err)
 	}
