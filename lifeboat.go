@@ -234,3 +234,22 @@ func (r Run) StageByName(name StageName) (Stage, bool) {
 	}
 	return Stage{}, false
 }
+
+// TargetSchedule is a target's schedule as lifeboat keeps it.
+type TargetSchedule struct {
+	Target   string         `json:"target"`
+	Schedule string         `json:"schedule"`
+	Timezone string         `json:"timezone"`
+	Paused   bool           `json:"paused"`
+	NextDue  *time.Time     `json:"next_due,omitempty"`
+	Upcoming []time.Time    `json:"upcoming"` // the next five slots
+	Skips    []ScheduleSkip `json:"skips"`    // most recent first
+}
+
+// ScheduleSkip is a slot that started no run.
+type ScheduleSkip struct {
+	ScheduledFor time.Time `json:"scheduled_for"`
+	Reason       string    `json:"reason"`
+	ActiveRunID  *int64    `json:"active_run_id,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+}

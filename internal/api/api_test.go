@@ -60,6 +60,8 @@ targets:
   - name: app
     database_url: ${SOURCE_URL}
     storage: main
+    schedule: "0 3 * * *"
+    timezone: Europe/Berlin
     checks:
       - {name: customers exist, sql: "SELECT count(*) FROM customers", expect: ">= 500"}
 `
@@ -86,7 +88,7 @@ targets:
 	runner, err := jobs.New(deps, jobs.Options{Workers: 2})
 	require.NoError(t, err)
 
-	s := &api.Server{Runs: runner, Reader: st, DB: pool, Spec: lifeboat.OpenAPI, Logger: log}
+	s := &api.Server{Runs: runner, Sched: runner, Reader: st, DB: pool, Spec: lifeboat.OpenAPI, Logger: log}
 	srv := httptest.NewServer(s.Routes())
 	t.Cleanup(srv.Close)
 	return &testBundle{runner: runner, srv: srv}
@@ -369,4 +371,42 @@ func sorted(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func TestScheduleOverHTTP(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	type schedule struct {
+		Target   string      `json:"target"`
+		Timezone string      `json:"timezone"`
+		Paused   bool        `json:"paused"`
+		Upcoming []time.Time `json:"upcoming"`
+		Skips    []any       `json:"skips"`
+	}
+	var s schedule
+	b.getJSON(t, "/api/v1/targets/app/schedule", http.StatusOK, &s)
+	require.Equal(t, "Europe/Berlin", s.Timezone)
+	require.False(t, s.Paused)
+	require.Len(t, s.Upcoming, 5)
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(t, err)
+	for _, u := range s.Upcoming {
+		require.Equal(t, 3, u.In(berlin).Hour(), "slots are 03:00 Berlin time")
+	}
+	require.NotNil(t, s.Skips, "skips is [] not null")
+
+	resp, body := b.do(t, http.MethodPost, "/api/v1/targets/app/pause")
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	require.NoError(t, json.Unmarshal(body, &s))
+	require.True(t, s.Paused)
+	require.Empty(t, s.Upcoming, "a paused target has no upcoming slots")
+	resp, body = b.do(t, http.MethodPost, "/api/v1/targets/app/resume")
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	require.NoError(t, json.Unmarshal(body, &s))
+	require.False(t, s.Paused)
+	require.Len(t, s.Upcoming, 5)
+
+	p := b.requireProblem(t, http.MethodPost, "/api/v1/targets/nope/pause", http.StatusNotFound)
+	require.Contains(t, p.Detail, "nope")
+	b.requireProblem(t, http.MethodGet, "/api/v1/targets/nope/schedule", http.StatusNotFound)
 }

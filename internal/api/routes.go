@@ -28,6 +28,12 @@ type RunReader interface {
 	RunLatestByTarget(ctx context.Context, targets []string) (map[string]lifeboat.Run, error)
 }
 
+// Scheduler pauses, resumes and describes target schedules (jobs.Runner).
+type Scheduler interface {
+	Pause(ctx context.Context, target string, paused bool) error
+	ScheduleInfo(ctx context.Context, target string) (lifeboat.TargetSchedule, error)
+}
+
 // Pinger reports whether lifeboat's database answers.
 type Pinger interface {
 	Ping(ctx context.Context) error
@@ -36,6 +42,7 @@ type Pinger interface {
 // Server holds what the handlers use.
 type Server struct {
 	Runs   RunStarter
+	Sched  Scheduler
 	Reader RunReader
 	DB     Pinger
 	Spec   []byte // openapi.yaml
@@ -61,6 +68,9 @@ func (s *Server) Routes() http.Handler {
 	r.Get("/api/openapi.yaml", s.handleSpec)
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Post("/targets/{name}/runs", s.handleRunCreate)
+		r.Get("/targets/{name}/schedule", s.handleScheduleGet)
+		r.Post("/targets/{name}/pause", s.handlePause(true))
+		r.Post("/targets/{name}/resume", s.handlePause(false))
 		r.Get("/runs/{id}", s.handleRunGet)
 		r.Get("/runs/{id}/logs", s.handleRunLogs)
 	})

@@ -138,3 +138,39 @@ func (r *Runner) Pause(ctx context.Context, target string, paused bool) error {
 	}
 	return r.deps.Store.TargetPause(ctx, target, paused)
 }
+
+// ScheduleInfo returns the target's schedule: paused or not, the next due
+// slot, the five after now, and the most recent skipped slots.
+func (r *Runner) ScheduleInfo(ctx context.Context, target string) (lifeboat.TargetSchedule, error) {
+	t, ok := r.deps.Config.Target(target)
+	if !ok {
+		return lifeboat.TargetSchedule{}, &lifeboat.Error{Code: lifeboat.ENOTFOUND, Message: fmt.Sprintf("no target named %q", target)}
+	}
+	st, skips, err := r.deps.Store.TargetSchedule(ctx, target, 20)
+	if err != nil {
+		return lifeboat.TargetSchedule{}, err
+	}
+	out := lifeboat.TargetSchedule{Target: target, Schedule: t.Schedule, Timezone: t.Timezone, Paused: st.Paused,
+		NextDue: st.NextDue, Upcoming: []time.Time{}, Skips: skips}
+	if out.Skips == nil {
+		out.Skips = []lifeboat.ScheduleSkip{}
+	}
+	if t.Schedule == "" || st.Paused {
+		return out, nil
+	}
+	loc, err := time.LoadLocation(t.Timezone)
+	if err != nil {
+		return out, err
+	}
+	sched, err := schedule.Parse(t.Schedule, loc)
+	if err != nil {
+		return out, err
+	}
+	for next := r.deps.Now(); len(out.Upcoming) < 5; {
+		if next = sched.Next(next); next.IsZero() {
+			break
+		}
+		out.Upcoming = append(out.Upcoming, next.In(loc))
+	}
+	return out, nil
+}

@@ -196,3 +196,18 @@ func TestScheduledRunRunsToTheEnd(t *testing.T) {
 	require.Equal(t, lifeboat.TriggerSchedule, run.Trigger)
 	require.NotNil(t, run.ScheduledFor)
 }
+
+func TestScheduleInfo(t *testing.T) {
+	t.Parallel()
+	clock := newClock(time.Date(2026, 3, 27, 12, 0, 0, 0, time.UTC))
+	b := setup(t, options{schedule: "30 1 * * *", timezone: "Europe/London", clock: clock, noStart: true})
+	info, err := b.runner.ScheduleInfo(context.Background(), "app")
+	require.NoError(t, err)
+	require.Equal(t, "Europe/London", info.Timezone)
+	require.Len(t, info.Upcoming, 5)
+	require.Equal(t, time.Date(2026, 3, 28, 1, 30, 0, 0, time.UTC), info.Upcoming[0].UTC())
+	require.Equal(t, time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC), info.Upcoming[1].UTC(), "the DST jump")
+	require.Empty(t, info.Skips)
+	_, err = b.runner.ScheduleInfo(context.Background(), "nope")
+	require.Equal(t, lifeboat.ENOTFOUND, lifeboat.ErrorCode(err))
+}

@@ -95,14 +95,6 @@ func (t *Tx) RunCreateScheduled(ctx context.Context, target string, slot time.Ti
 	return id, true, nil
 }
 
-// Skip is a slot that did not start a run.
-type Skip struct {
-	ScheduledFor time.Time `json:"scheduled_for"`
-	Reason       string    `json:"reason"`
-	ActiveRunID  *int64    `json:"active_run_id,omitempty"`
-	CreatedAt    time.Time `json:"created_at"`
-}
-
 // ScheduleSkip records that slot was skipped.
 func (t *Tx) ScheduleSkip(ctx context.Context, target string, slot time.Time, reason string, activeRunID int64) error {
 	_, err := t.tx.Exec(ctx, `INSERT INTO schedule_skips (target, scheduled_for, reason, active_run_id)
@@ -127,7 +119,7 @@ func (s *Store) TargetPause(ctx context.Context, target string, paused bool) err
 }
 
 // TargetSchedule returns the target's state and its most recent skips.
-func (s *Store) TargetSchedule(ctx context.Context, target string, limit int) (TargetState, []Skip, error) {
+func (s *Store) TargetSchedule(ctx context.Context, target string, limit int) (TargetState, []lifeboat.ScheduleSkip, error) {
 	st, err := scanTargetState(s.pool.QueryRow(ctx, "SELECT "+targetStateColumns+" FROM target_state WHERE target = $1", target))
 	if errors.Is(err, lifeboat.ErrNotFound) {
 		st, err = TargetState{Target: target, Timezone: "UTC"}, nil
@@ -140,6 +132,6 @@ func (s *Store) TargetSchedule(ctx context.Context, target string, limit int) (T
 	if err != nil {
 		return st, nil, fmt.Errorf("skips of %s: %w", target, err)
 	}
-	skips, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Skip])
+	skips, err := pgx.CollectRows(rows, pgx.RowToStructByPos[lifeboat.ScheduleSkip])
 	return st, skips, err
 }
