@@ -86,11 +86,13 @@ type Run struct {
 	// ScheduledFor is the slot a scheduled run was started for (its
 	// lateness is CreatedAt − ScheduledFor); MissedSlots counts earlier
 	// slots that passed while lifeboat was down and were folded into it.
-	ScheduledFor *time.Time     `json:"scheduled_for,omitempty"`
-	MissedSlots  int            `json:"missed_slots,omitempty"`
-	Stages       []Stage        `json:"stages"`
-	Checks       []CheckResult  `json:"checks"`
-	Versions     map[string]any `json:"versions,omitempty"`
+	ScheduledFor *time.Time `json:"scheduled_for,omitempty"`
+	MissedSlots  int        `json:"missed_slots,omitempty"`
+	// LateSeconds is how long after its slot a scheduled run was created.
+	LateSeconds float64        `json:"late_seconds,omitempty"`
+	Stages      []Stage        `json:"stages"`
+	Checks      []CheckResult  `json:"checks"`
+	Versions    map[string]any `json:"versions,omitempty"`
 }
 
 // Duration is the wall time from creation to finish (or now, when unfinished).

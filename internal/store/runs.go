@@ -42,6 +42,9 @@ func scanRun(row pgx.Row) (lifeboat.Run, error) {
 	if err != nil {
 		return r, interpretError(err)
 	}
+	if r.ScheduledFor != nil {
+		r.LateSeconds = r.CreatedAt.Sub(*r.ScheduledFor).Seconds()
+	}
 	if key != nil {
 		r.Artifact = &lifeboat.Artifact{Storage: deref(storage), Key: *key, StoredBytes: derefInt(stored),
 			RawBytes: derefInt(raw), SHA256: deref(sha)}
