@@ -104,7 +104,7 @@ func (r *Runner) tickTarget(ctx context.Context, t *config.Target, now time.Time
 			}
 			skipped = t.Name + "@" + slot.UTC().Format(time.RFC3339)
 		} else {
-			id, created, err := tx.RunCreateScheduled(ctx, t.Name, slot, count-1)
+			id, created, err := tx.RunCreateScheduled(ctx, t.Name, slot, count-1, now)
 			if err != nil {
 				return err
 			}

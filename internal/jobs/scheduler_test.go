@@ -85,6 +85,7 @@ func TestScheduleCatchUpIsOneRun(t *testing.T) {
 	require.Equal(t, lifeboat.TriggerSchedule, run.Trigger)
 	require.Equal(t, time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC), run.ScheduledFor.UTC())
 	require.Equal(t, 11, run.MissedSlots, "00:05 … 00:55 folded into the 01:00 run")
+	require.InDelta(t, 120, run.LateSeconds, 0.001, "started two minutes after its slot")
 	require.Equal(t, []time.Time{time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC)}, scheduledRuns(t, b))
 
 	// Ticking again in the same window starts nothing.

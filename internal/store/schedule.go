@@ -75,11 +75,13 @@ func (t *Tx) RunActive(ctx context.Context, target string) (int64, bool, error) 
 // RunCreateScheduled creates the run of a slot unless that slot already has
 // one (created false): the unique (target, scheduled_for) index is the
 // last line of defence against a duplicate.
-func (t *Tx) RunCreateScheduled(ctx context.Context, target string, slot time.Time, missed int) (int64, bool, error) {
+// now is the scheduler's clock, so lateness is measured on one clock.
+func (t *Tx) RunCreateScheduled(ctx context.Context, target string, slot time.Time, missed int, now time.Time) (int64, bool, error) {
 	var id int64
-	err := t.tx.QueryRow(ctx, `INSERT INTO runs (target, trigger, scheduled_for, missed_slots) VALUES ($1, 'schedule', $2, $3)
+	err := t.tx.QueryRow(ctx, `INSERT INTO runs (target, trigger, scheduled_for, missed_slots, created_at)
+		VALUES ($1, 'schedule', $2, $3, $4)
 		ON CONFLICT (target, scheduled_for) WHERE scheduled_for IS NOT NULL DO NOTHING RETURNING id`,
-		target, slot, missed).Scan(&id)
+		target, slot, missed, now).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, false, nil
 	}
