@@ -11,6 +11,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat"
 	lbapp "github.com/lifeboat-dev/lifeboat/internal/app"
+	"github.com/lifeboat-dev/lifeboat/internal/jobs"
 	"github.com/lifeboat-dev/lifeboat/internal/pgtool"
 	"github.com/lifeboat-dev/lifeboat/internal/pipeline"
 	"github.com/lifeboat-dev/lifeboat/internal/verify"
@@ -59,7 +60,7 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	log := newLogger(stderr, getenv)
-	a, err := openApp(ctx, cfg, getenv, log, 1)
+	a, err := openApp(ctx, cfg, getenv, log, jobs.Options{Workers: 1, NoPeriodic: true})
 	if err != nil {
 		return err
 	}

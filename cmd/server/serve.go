@@ -12,6 +12,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/internal/api"
+	"github.com/lifeboat-dev/lifeboat/internal/jobs"
 	"github.com/lifeboat-dev/lifeboat/internal/views"
 )
 
@@ -35,7 +36,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if *withWorkers {
 		workers = *concurrency
 	}
-	a, err := openApp(ctx, cfg, getenv, log, workers)
+	a, err := openApp(ctx, cfg, getenv, log, jobs.Options{Workers: workers})
 	if err != nil {
 		return err
 	}

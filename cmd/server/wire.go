@@ -62,7 +62,7 @@ type app struct {
 	log    *slog.Logger
 }
 
-func openApp(ctx context.Context, cfg *config.Config, getenv func(string) string, log *slog.Logger, workers int) (*app, error) {
+func openApp(ctx context.Context, cfg *config.Config, getenv func(string) string, log *slog.Logger, opts jobs.Options) (*app, error) {
 	st, err := openStore(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, err
@@ -70,7 +70,7 @@ func openApp(ctx context.Context, cfg *config.Config, getenv func(string) string
 	deps, err := lbapp.Deps(ctx, cfg, st, getenv, log)
 	if err == nil {
 		var runner *jobs.Runner
-		if runner, err = jobs.New(deps, jobs.Options{Workers: workers}); err == nil {
+		if runner, err = jobs.New(deps, opts); err == nil {
 			return &app{cfg: cfg, store: st, runner: runner, log: log}, nil
 		}
 	}

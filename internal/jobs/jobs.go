@@ -56,6 +56,9 @@ type Options struct {
 	// Workers is how many stages may run at once in this process; 0 makes
 	// an insert-only client (a web-only replica).
 	Workers int
+	// NoPeriodic leaves the schedule tick, watchdog, retention and janitor
+	// to other processes (lifeboat run: one run in the foreground, nothing else).
+	NoPeriodic bool
 	// How often the leader runs the periodic jobs; zero means the default.
 	TickInterval      time.Duration // schedules: 15s
 	WatchdogInterval  time.Duration // overdue targets: 1m
@@ -100,7 +103,9 @@ func New(deps Deps, opts Options) (*Runner, error) {
 		// queue keeps them from waiting behind hour-long stages.
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers},
 			QueueMaintenance: {MaxWorkers: 2}}
-		cfg.PeriodicJobs = r.periodicJobs(workers, opts)
+		if periodic := r.periodicJobs(workers, opts); !opts.NoPeriodic {
+			cfg.PeriodicJobs = periodic
+		}
 	} else {
 		r.periodicJobs(workers, opts) // kinds still registered, for inserts
 	}
