@@ -1,0 +1,90 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/lifeboat-dev/lifeboat"
+)
+
+// StoredBackup is a run's artifact that retention has not pruned.
+type StoredBackup struct {
+	RunID     int64
+	Storage   string
+	Key       string
+	CreatedAt time.Time
+	Status    lifeboat.RunStatus
+}
+
+// RetentionHistory is what retention reads of one target's history.
+type RetentionHistory struct {
+	// Backups are the runs whose artifact is not pruned, newest first.
+	Backups []StoredBackup
+	// LatestRunFailed: of the runs that succeeded or failed (canceled ones
+	// say nothing about the pipeline), the newest failed.
+	LatestRunFailed bool
+	// FirstRunAt is when the target's first run was created; zero when it
+	// has none.
+	FirstRunAt time.Time
+}
+
+// RetentionHistory reads a target's stored artifacts and latest outcome in
+// one snapshot, so the two agree.
+func (s *Store) RetentionHistory(ctx context.Context, target string) (RetentionHistory, error) {
+	var h RetentionHistory
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id, storage, artifact_key, created_at, status FROM runs
+			WHERE target = $1 AND artifact_key IS NOT NULL AND pruned_at IS NULL
+			ORDER BY created_at DESC, id DESC`, target)
+		if err != nil {
+			return err
+		}
+		h.Backups, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (StoredBackup, error) {
+			var b StoredBackup
+			var storage *string
+			err := row.Scan(&b.RunID, &storage, &b.Key, &b.CreatedAt, &b.Status)
+			b.Storage = deref(storage)
+			return b, err
+		})
+		if err != nil {
+			return err
+		}
+		var latest string
+		err = tx.QueryRow(ctx, `SELECT status FROM runs WHERE target = $1 AND status IN ('succeeded', 'failed')
+			ORDER BY id DESC LIMIT 1`, target).Scan(&latest)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		h.LatestRunFailed = latest == string(lifeboat.RunFailed)
+		var first *time.Time
+		if err := tx.QueryRow(ctx, "SELECT min(created_at) FROM runs WHERE target = $1", target).Scan(&first); err != nil {
+			return err
+		}
+		if first != nil {
+			h.FirstRunAt = *first
+		}
+		return nil
+	})
+	if err != nil {
+		return h, fmt.Errorf("retention history of %s: %w", target, err)
+	}
+	return h, nil
+}
+
+// ArtifactPrune records that a run's artifact was deleted from storage, and
+// why. The first record stands: pruning twice changes nothing.
+func (s *Store) ArtifactPrune(ctx context.Context, runID int64, reason string) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE runs SET pruned_at = coalesce(pruned_at, now()),
+		pruned_reason = coalesce(pruned_reason, $2) WHERE id = $1`, runID, reason)
+	if err != nil {
+		return fmt.Errorf("prune artifact of run %d: %w", runID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("prune artifact of run %d: %w", runID, lifeboat.ErrNotFound)
+	}
+	return nil
+}
