@@ -23,20 +23,79 @@ import (
 type Kind string
 
 const (
+	// KindRunStarted is sent when a run's backup stage begins its first
+	// attempt. Only heartbeat styles that track a run's duration
+	// (healthchecks, cronitor) act on it; chat and webhooks hear about
+	// finished runs only.
+	KindRunStarted   Kind = "run.started"
 	KindRunSucceeded Kind = "run.succeeded"
 	KindRunFailed    Kind = "run.failed"
 	KindRunCanceled  Kind = "run.canceled"
+	// KindTargetOverdue and KindTargetRecovered come from the watchdog: a
+	// target's last verified backup is older than its window, and a fresh
+	// one has landed again. Heartbeats ignore them: their own silence
+	// already raises the alarm.
+	KindTargetOverdue   Kind = "target.overdue"
+	KindTargetRecovered Kind = "target.recovered"
 )
 
-// Event is what every sender renders: a finished (or finishing) run.
+// Event is what every sender renders: a run that starts or finishes, or a
+// target that goes overdue or recovers.
 type Event struct {
 	Kind Kind
-	Run  lifeboat.Run
+	// Run is the run of a run.* event; for target.recovered, the verified
+	// run that ended the silence (zero when unknown).
+	Run lifeboat.Run
 	// RunURL links to the run on the dashboard; empty when no base_url is set.
 	RunURL string
 	// Time is when the event was produced: the webhook timestamp, and the end
 	// of the duration of a run not yet marked finished.
 	Time time.Time
+	// Target is set for target.* events.
+	Target *TargetStatus
+}
+
+// TargetStatus is the watchdog's view of a target, carried by target.*
+// events.
+type TargetStatus struct {
+	Name string
+	// LastVerifiedAt is when the newest verified backup finished; nil when
+	// the target never had one.
+	LastVerifiedAt    *time.Time
+	LastVerifiedRunID int64
+	// WatchedSince is when lifeboat first saw the target: the silence of a
+	// never-verified target counts from it.
+	WatchedSince time.Time
+	// Window is how old the last verified backup may get.
+	Window time.Duration
+	// OverdueSince is when the watchdog found the target overdue.
+	OverdueSince time.Time
+}
+
+// NewStartedEvent is the run.started event of run.
+func NewStartedEvent(run lifeboat.Run, runURL string, now time.Time) Event {
+	return Event{Kind: KindRunStarted, Run: run, RunURL: runURL, Time: now}
+}
+
+// NewTargetEvent is a target.overdue or target.recovered event. For a
+// recovery, run is the verified run that ended the silence.
+func NewTargetEvent(kind Kind, status TargetStatus, run lifeboat.Run, runURL string, now time.Time) Event {
+	return Event{Kind: kind, Target: &status, Run: run, RunURL: runURL, Time: now}
+}
+
+// Accepter is implemented by senders that act on only some kinds of event.
+type Accepter interface {
+	Accepts(kind Kind) bool
+}
+
+// Accepts reports whether s acts on events of kind, so callers can skip
+// (and not record as delivered) events a sender would drop. A sender that
+// does not implement Accepter takes every kind.
+func Accepts(s Sender, kind Kind) bool {
+	if a, ok := s.(Accepter); ok {
+		return a.Accepts(kind)
+	}
+	return true
 }
 
 // NewEvent builds the event for run. The report stage runs before the run

@@ -31,8 +31,15 @@ func NewSlack(name, rawURL string, client *http.Client) (*Slack, error) {
 
 func (s *Slack) Name() string { return s.name }
 
-// Send posts the run's summary.
+// Accepts says chat hears about finished runs and overdue targets, not
+// about runs starting (one message per run is the rule).
+func (s *Slack) Accepts(kind Kind) bool { return kind != KindRunStarted }
+
+// Send posts the run's summary, or the watchdog's news of a target.
 func (s *Slack) Send(ctx context.Context, ev Event) error {
+	if !s.Accepts(ev.Kind) {
+		return nil
+	}
 	body, err := json.Marshal(slackMessage{Text: slackText(ev)})
 	if err != nil {
 		return fmt.Errorf("notify %s: %w", s.name, err)
@@ -67,6 +74,15 @@ const (
 //	• users exist: expected >= 1, observed 0
 //	https://lifeboat.example.com/runs/42
 func slackText(ev Event) string {
+	if ev.Target != nil {
+		return targetText(ev, slackEscape)
+	}
+	return runText(ev, slackEscape)
+}
+
+// runText renders a finished run's summary with esc applied to every piece
+// of text that comes from the database or an error.
+func runText(ev Event, esc func(string) string) string {
 	var b strings.Builder
 	icon, word := "✅", "succeeded"
 	switch ev.Kind {
@@ -75,7 +91,7 @@ func slackText(ev Event) string {
 	case KindRunCanceled:
 		icon, word = "⚠️", "was canceled"
 	}
-	fmt.Fprintf(&b, "%s %s: run %d %s", icon, slackEscape(ev.Run.Target), ev.Run.ID, word)
+	fmt.Fprintf(&b, "%s %s: run %d %s", icon, esc(ev.Run.Target), ev.Run.ID, word)
 	if d := ev.duration(); d > 0 {
 		if ev.Kind == KindRunSucceeded {
 			fmt.Fprintf(&b, " in %s", roundDuration(d))
@@ -89,10 +105,10 @@ func slackText(ev Event) string {
 	if st, ok := ev.Run.FailedStage(); ok {
 		fmt.Fprintf(&b, "\nFailed stage: %s", st.Name)
 		if st.Error != "" {
-			fmt.Fprintf(&b, " — %s", slackEscape(truncate(st.Error, slackMaxError)))
+			fmt.Fprintf(&b, " — %s", esc(truncate(st.Error, slackMaxError)))
 		}
 	} else if ev.Run.Error != "" && ev.Kind != KindRunSucceeded {
-		fmt.Fprintf(&b, "\nError: %s", slackEscape(truncate(ev.Run.Error, slackMaxError)))
+		fmt.Fprintf(&b, "\nError: %s", esc(truncate(ev.Run.Error, slackMaxError)))
 	}
 	if failed := failedChecks(ev.Run); len(failed) > 0 {
 		b.WriteString("\nFailed checks:")
@@ -102,13 +118,72 @@ func slackText(ev Event) string {
 				break
 			}
 			fmt.Fprintf(&b, "\n• %s: expected %s, observed %s",
-				slackEscape(c.Name), slackEscape(truncate(c.Expected, 100)), slackEscape(truncate(c.Observed, 100)))
+				esc(c.Name), esc(truncate(c.Expected, 100)), esc(truncate(c.Observed, 100)))
 		}
 	}
 	if ev.RunURL != "" {
 		// A bare URL: every Slack-compatible server links it, while the
 		// <url|text> syntax is Slack's own.
-		fmt.Fprintf(&b, "\n%s", slackEscape(ev.RunURL))
+		fmt.Fprintf(&b, "\n%s", esc(ev.RunURL))
+	}
+	return b.String()
+}
+
+// targetText renders the watchdog's news of a target, e.g.
+//
+//	⏰ target app is overdue: no verified backup since 2025-03-04 03:05 UTC (window 36h)
+//	✅ target app recovered: run 57 verified at 2025-03-06 04:00 UTC (overdue since 2025-03-05 15:05 UTC)
+func targetText(ev Event, esc func(string) string) string {
+	t := ev.Target
+	var b strings.Builder
+	switch ev.Kind {
+	case KindTargetRecovered:
+		fmt.Fprintf(&b, "✅ target %s recovered: ", esc(t.Name))
+		if ev.Run.ID != 0 {
+			fmt.Fprintf(&b, "run %d ", ev.Run.ID)
+		}
+		b.WriteString("verified")
+		if t.LastVerifiedAt != nil {
+			fmt.Fprintf(&b, " at %s", clockTime(*t.LastVerifiedAt))
+		}
+		fmt.Fprintf(&b, " (overdue since %s)", clockTime(t.OverdueSince))
+	default:
+		fmt.Fprintf(&b, "⏰ target %s is overdue: no verified backup ", esc(t.Name))
+		if t.LastVerifiedAt != nil {
+			fmt.Fprintf(&b, "since %s", clockTime(*t.LastVerifiedAt))
+		} else {
+			fmt.Fprintf(&b, "since it was first seen at %s", clockTime(t.WatchedSince))
+		}
+		fmt.Fprintf(&b, " (window %s)", humanDuration(t.Window))
+	}
+	if ev.RunURL != "" {
+		fmt.Fprintf(&b, "\n%s", esc(ev.RunURL))
+	}
+	return b.String()
+}
+
+// clockTime formats t for people: minutes, in UTC, zone named.
+func clockTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 MST") }
+
+// humanDuration formats d compactly: 36h, 1h30m, 4d12h, 45s.
+func humanDuration(d time.Duration) string {
+	if d <= 0 {
+		return "0s"
+	}
+	d = d.Round(time.Second)
+	var b strings.Builder
+	if d >= 48*time.Hour {
+		fmt.Fprintf(&b, "%dd", d/(24*time.Hour))
+		d %= 24 * time.Hour
+	}
+	for _, u := range []struct {
+		unit time.Duration
+		name string
+	}{{time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}} {
+		if n := d / u.unit; n > 0 {
+			fmt.Fprintf(&b, "%d%s", n, u.name)
+			d -= n * u.unit
+		}
 	}
 	return b.String()
 }

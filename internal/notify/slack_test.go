@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -138,4 +139,52 @@ func TestSenderConstructorsRejectBadURLs(t *testing.T) {
 		require.Error(t, err, raw)
 		require.NotContains(t, err.Error(), "secret-token")
 	}
+}
+
+var (
+	lastVerified = time.Date(2025, 3, 4, 3, 5, 0, 0, time.UTC)
+	overdueAt    = time.Date(2025, 3, 5, 15, 6, 0, 0, time.UTC)
+)
+
+func overdueStatus() notify.TargetStatus {
+	return notify.TargetStatus{Name: "app", LastVerifiedAt: &lastVerified, LastVerifiedRunID: 41,
+		WatchedSince: created.Add(-30 * 24 * time.Hour), Window: 36 * time.Hour, OverdueSince: overdueAt}
+}
+
+func TestSlackTargetOverdueAndRecovered(t *testing.T) {
+	t.Parallel()
+	chat := newEndpoint(t, http.StatusOK, "ok")
+	s, err := notify.NewSlack("ops-chat", chat.URL, loopbackClient(t))
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	require.NoError(t, s.Send(ctx, notify.NewTargetEvent(notify.KindTargetOverdue, overdueStatus(), lifeboat.Run{}, "", overdueAt)))
+
+	never := overdueStatus()
+	never.LastVerifiedAt, never.LastVerifiedRunID, never.Window = nil, 0, 108*time.Hour
+	require.NoError(t, s.Send(ctx, notify.NewTargetEvent(notify.KindTargetOverdue, never, lifeboat.Run{}, "", overdueAt)))
+
+	back := time.Date(2025, 3, 6, 4, 0, 0, 0, time.UTC)
+	rec := overdueStatus()
+	rec.LastVerifiedAt, rec.LastVerifiedRunID = &back, 57
+	require.NoError(t, s.Send(ctx, notify.NewTargetEvent(notify.KindTargetRecovered, rec,
+		lifeboat.Run{ID: 57, Target: "app"}, "https://lifeboat.example.com/runs/57", back)))
+
+	reqs := chat.requests()
+	require.Len(t, reqs, 3)
+	require.Equal(t, "⏰ target app is overdue: no verified backup since 2025-03-04 03:05 UTC (window 36h)", slackText(t, reqs[0]))
+	require.Equal(t, "⏰ target app is overdue: no verified backup since it was first seen at 2025-02-02 03:00 UTC (window 4d12h)", slackText(t, reqs[1]))
+	require.Equal(t, "✅ target app recovered: run 57 verified at 2025-03-06 04:00 UTC (overdue since 2025-03-05 15:06 UTC)\n"+
+		"https://lifeboat.example.com/runs/57", slackText(t, reqs[2]))
+}
+
+func TestSlackIgnoresRunStarted(t *testing.T) {
+	t.Parallel()
+	chat := newEndpoint(t, http.StatusOK, "ok")
+	s, err := notify.NewSlack("ops-chat", chat.URL, loopbackClient(t))
+	require.NoError(t, err)
+	require.False(t, notify.Accepts(s, notify.KindRunStarted))
+	require.True(t, notify.Accepts(s, notify.KindTargetOverdue))
+	require.NoError(t, s.Send(context.Background(), notify.NewStartedEvent(succeededRun(), runURL, created)))
+	require.Empty(t, chat.requests())
 }

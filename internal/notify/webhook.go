@@ -47,11 +47,31 @@ func NewWebhook(name, rawURL string, secrets [][]byte, client *http.Client) (*We
 
 func (w *Webhook) Name() string { return w.name }
 
-// WebhookPayload is the body of every webhook event.
+// Accepts says webhooks carry finished runs and the watchdog's target
+// events; run.started is left to heartbeats, so existing receivers see no
+// new run event.
+func (w *Webhook) Accepts(kind Kind) bool { return kind != KindRunStarted }
+
+// WebhookPayload is the body of every webhook event. Data is a WebhookData
+// for run.* events and a WebhookTargetData for target.* events.
 type WebhookPayload struct {
-	Type      Kind        `json:"type"`
-	Timestamp time.Time   `json:"timestamp"` // RFC 3339
-	Data      WebhookData `json:"data"`
+	Type      Kind      `json:"type"`
+	Timestamp time.Time `json:"timestamp"` // RFC 3339
+	Data      any       `json:"data"`
+}
+
+// WebhookTargetData is the data of target.overdue and target.recovered.
+type WebhookTargetData struct {
+	Target string `json:"target"`
+	// LastVerifiedAt and LastVerifiedRunID are null when the target never
+	// had a verified backup.
+	LastVerifiedAt    *time.Time `json:"last_verified_at"`
+	LastVerifiedRunID *int64     `json:"last_verified_run_id"`
+	WatchedSince      time.Time  `json:"watched_since"`
+	WindowSeconds     float64    `json:"window_seconds"`
+	OverdueSince      time.Time  `json:"overdue_since"`
+	// URL links to the verified run that ended the silence (recovered only).
+	URL string `json:"url,omitempty"`
 }
 
 // WebhookData is the run as the REST API shows it, plus its link and duration.
@@ -64,19 +84,35 @@ type WebhookData struct {
 // Send posts ev. Its webhook-id is the same on every retry of the same event,
 // so receivers can drop duplicates.
 func (w *Webhook) Send(ctx context.Context, ev Event) error {
+	if !w.Accepts(ev.Kind) {
+		return nil
+	}
 	ts := ev.Time
 	if ts.IsZero() {
 		ts = time.Now()
 	}
+	var data any = WebhookData{Run: ev.Run, URL: ev.RunURL, DurationSeconds: ev.duration().Seconds()}
+	id := fmt.Sprintf("msg_%d_%s", ev.Run.ID, ev.Kind)
+	if t := ev.Target; t != nil {
+		td := WebhookTargetData{Target: t.Name, WatchedSince: t.WatchedSince.UTC(),
+			WindowSeconds: t.Window.Seconds(), OverdueSince: t.OverdueSince.UTC(), URL: ev.RunURL}
+		if t.LastVerifiedAt != nil {
+			at, run := t.LastVerifiedAt.UTC(), t.LastVerifiedRunID
+			td.LastVerifiedAt, td.LastVerifiedRunID = &at, &run
+		}
+		data = td
+		// One overdue spell has one overdue and one recovered event: the id
+		// stays the same on every retry of either.
+		id = fmt.Sprintf("msg_%s_%s_%d", ev.Kind, t.Name, t.OverdueSince.Unix())
+	}
 	body, err := json.Marshal(WebhookPayload{
 		Type:      ev.Kind,
 		Timestamp: ts.UTC().Truncate(time.Second),
-		Data:      WebhookData{Run: ev.Run, URL: ev.RunURL, DurationSeconds: ev.duration().Seconds()},
+		Data:      data,
 	})
 	if err != nil {
 		return fmt.Errorf("notify %s: %w", w.name, err)
 	}
-	id := fmt.Sprintf("msg_%d_%s", ev.Run.ID, ev.Kind)
 	sigs := make([]string, len(w.secrets))
 	now := time.Now()
 	for i, secret := range w.secrets {

@@ -3,6 +3,7 @@ package notify_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -133,4 +134,38 @@ func TestParseSecret(t *testing.T) {
 	require.Error(t, err)
 	_, err = notify.ParseSecret("")
 	require.Error(t, err)
+}
+
+func TestWebhookTargetEvents(t *testing.T) {
+	t.Parallel()
+	hook := newEndpoint(t, http.StatusNoContent, "")
+	secret := []byte("s3cret-key")
+	w, err := notify.NewWebhook("ci", hook.URL+"/hook", [][]byte{secret}, loopbackClient(t))
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	never := overdueStatus()
+	never.LastVerifiedAt, never.LastVerifiedRunID = nil, 0
+	require.NoError(t, w.Send(ctx, notify.NewTargetEvent(notify.KindTargetOverdue, never, lifeboat.Run{}, "", overdueAt)))
+	back := time.Date(2025, 3, 6, 4, 0, 0, 0, time.UTC)
+	rec := overdueStatus()
+	rec.LastVerifiedAt, rec.LastVerifiedRunID = &back, 57
+	require.NoError(t, w.Send(ctx, notify.NewTargetEvent(notify.KindTargetRecovered, rec,
+		lifeboat.Run{ID: 57, Target: "app"}, "https://lifeboat.example.com/runs/57", back)))
+	require.NoError(t, w.Send(ctx, notify.NewStartedEvent(succeededRun(), runURL, created)), "run.started is not a webhook event")
+
+	reqs := hook.requests()
+	require.Len(t, reqs, 2)
+	for _, r := range reqs {
+		require.NoError(t, notify.Verify([][]byte{secret}, r.Header, r.Body, time.Now(), time.Minute))
+	}
+	require.Equal(t, fmt.Sprintf("msg_target.overdue_app_%d", overdueAt.Unix()), reqs[0].Header.Get("webhook-id"))
+	require.Equal(t, fmt.Sprintf("msg_target.recovered_app_%d", overdueAt.Unix()), reqs[1].Header.Get("webhook-id"))
+	require.JSONEq(t, `{"type": "target.overdue", "timestamp": "2025-03-05T15:06:00Z", "data": {
+		"target": "app", "last_verified_at": null, "last_verified_run_id": null,
+		"watched_since": "2025-02-02T03:00:00Z", "window_seconds": 129600, "overdue_since": "2025-03-05T15:06:00Z"}}`, string(reqs[0].Body))
+	require.JSONEq(t, `{"type": "target.recovered", "timestamp": "2025-03-06T04:00:00Z", "data": {
+		"target": "app", "last_verified_at": "2025-03-06T04:00:00Z", "last_verified_run_id": 57,
+		"watched_since": "2025-02-02T03:00:00Z", "window_seconds": 129600, "overdue_since": "2025-03-05T15:06:00Z",
+		"url": "https://lifeboat.example.com/runs/57"}}`, string(reqs[1].Body))
 }
