@@ -51,8 +51,9 @@ func Storages(ctx context.Context, cfg *config.Config, log *slog.Logger) (map[st
 	return out, nil
 }
 
-// Senders builds the notifiers behind one guarded HTTP client.
-func Senders(cfg *config.Config) (map[string]notify.Sender, error) {
+// Senders builds the notifiers behind one guarded HTTP client. logs feeds
+// the last lines of a run's log to healthchecks-style heartbeats (nil: none).
+func Senders(cfg *config.Config, logs notify.LogSource) (map[string]notify.Sender, error) {
 	var allow []netip.Prefix
 	for _, c := range cfg.Outbound.Allow {
 		p, err := netip.ParsePrefix(strings.TrimSpace(c))
@@ -70,7 +71,8 @@ func Senders(cfg *config.Config) (map[string]notify.Sender, error) {
 		case "slack":
 			s, err = notify.NewSlack(n.Name, n.URL, client)
 		case "heartbeat":
-			s, err = notify.NewHeartbeat(n.Name, n.URL, client)
+			s, err = notify.NewStyledHeartbeat(n.Name, n.URL,
+				notify.HeartbeatOptions{Style: notify.HeartbeatStyle(n.Style), Logs: logs}, client)
 		case "webhook":
 			var secrets [][]byte
 			for _, part := range strings.Fields(n.Secret) {
@@ -105,7 +107,7 @@ func Deps(ctx context.Context, cfg *config.Config, st *store.Store, getenv func(
 	if err != nil {
 		return jobs.Deps{}, err
 	}
-	senders, err := Senders(cfg)
+	senders, err := Senders(cfg, st.LogTail)
 	if err != nil {
 		return jobs.Deps{}, err
 	}

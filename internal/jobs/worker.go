@@ -115,6 +115,9 @@ func (w *stageWorker[T]) Work(ctx context.Context, job *river.Job[T]) error {
 	if job.Attempt > 1 {
 		log.Info(fmt.Sprintf("attempt %d of %d", job.Attempt, job.MaxAttempts))
 	}
+	// Heartbeat "run started" signal (healthchecks /start, cronitor
+	// state=run) on the backup stage's first attempt: see watchdog.go.
+	w.r.signalRunStarted(ctx, run, w.stage, job.Attempt, log)
 
 	var out outcome
 	target, ok := w.r.deps.Config.Target(run.Target)
