@@ -156,7 +156,14 @@ func (w *stageWorker[T]) finish(ctx context.Context, job *river.Job[T], ref stag
 			if err := tx.StageSucceed(ctx, ref.RunID, w.stage, out.metrics); err != nil {
 				return err
 			}
-			if _, err := tx.RunFinish(ctx, ref.RunID); err != nil {
+			run, err := tx.RunFinish(ctx, ref.RunID)
+			if err != nil {
+				return err
+			}
+			// Retention: a verified run may let older backups go. The prune
+			// is enqueued with the run's result so it cannot be lost, and is
+			// unique per target so a burst of runs makes one prune.
+			if err := w.r.enqueuePruneTx(ctx, tx, run); err != nil {
 				return err
 			}
 			hasNext = false

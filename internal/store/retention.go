@@ -25,7 +25,7 @@ type RetentionHistory struct {
 	// Backups are the runs whose artifact is not pruned, newest first.
 	Backups []StoredBackup
 	// LatestRunFailed: of the runs that succeeded or failed (canceled ones
-	// say nothing about the pipeline), the newest failed.
+	// say nothing about the pipeline), the last created failed.
 	LatestRunFailed bool
 	// FirstRunAt is when the target's first run was created; zero when it
 	// has none.
@@ -55,7 +55,7 @@ func (s *Store) RetentionHistory(ctx context.Context, target string) (RetentionH
 		}
 		var latest string
 		err = tx.QueryRow(ctx, `SELECT status FROM runs WHERE target = $1 AND status IN ('succeeded', 'failed')
-			ORDER BY id DESC LIMIT 1`, target).Scan(&latest)
+			ORDER BY created_at DESC, id DESC LIMIT 1`, target).Scan(&latest)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
