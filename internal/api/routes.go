@@ -49,6 +49,9 @@ type Server struct {
 	// Targets are the configured targets, for the pages.
 	Targets []views.HomeTarget
 	Logger  *slog.Logger
+
+	// Retention answers the retention dry run (jobs.Runner).
+	Retention RetentionPlanner
 }
 
 // Routes returns every route, on one screen.
@@ -69,6 +72,7 @@ func (s *Server) Routes() http.Handler {
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Post("/targets/{name}/runs", s.handleRunCreate)
 		r.Get("/targets/{name}/schedule", s.handleScheduleGet)
+		r.Get("/targets/{name}/retention", s.handleRetentionGet)
 		r.Post("/targets/{name}/pause", s.handlePause(true))
 		r.Post("/targets/{name}/resume", s.handlePause(false))
 		r.Get("/runs/{id}", s.handleRunGet)
