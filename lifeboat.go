@@ -121,6 +121,9 @@ type Artifact struct {
 	StoredBytes int64  `json:"stored_bytes"`
 	RawBytes    int64  `json:"raw_bytes"`
 	SHA256      string `json:"sha256"`
+	// PrunedAt is set once retention deleted the object, with the reason.
+	PrunedAt     *time.Time `json:"pruned_at,omitempty"`
+	PrunedReason string     `json:"pruned_reason,omitempty"`
 }
 
 // Stage is one step of a run.

@@ -136,7 +136,7 @@ func (r *Runner) Pause(ctx context.Context, target string, paused bool) error {
 	if _, ok := r.deps.Config.Target(target); !ok {
 		return &lifeboat.Error{Code: lifeboat.ENOTFOUND, Message: fmt.Sprintf("no target named %q", target)}
 	}
-	return r.deps.Store.TargetPause(ctx, target, paused)
+	return r.deps.Store.TargetPause(ctx, target, paused, r.deps.Now())
 }
 
 // ScheduleInfo returns the target's schedule: paused or not, the next due

@@ -97,6 +97,9 @@ func (r *Runner) watchTarget(ctx context.Context, t *config.Target, now time.Tim
 		if last != nil {
 			since = last.FinishedAt
 		}
+		if st.ResumedAt != nil && st.ResumedAt.After(since) {
+			since = *st.ResumedAt // a paused target had no reason to be fresh
+		}
 		window, err := watchWindow(t, since)
 		if err != nil {
 			return err

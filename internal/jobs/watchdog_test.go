@@ -251,16 +251,21 @@ func TestWatchdogPausedTargetNotWatched(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Minute)
 	w := watchSetup(t, now, "0 3 * * *", nil, nil)
 	ctx := context.Background()
-	require.NoError(t, w.store.TargetPause(ctx, "app", true))
+	require.NoError(t, w.store.TargetPause(ctx, "app", true, now))
 
-	w.at(now.Add(100 * 24 * time.Hour))
+	resumed := now.Add(100 * 24 * time.Hour)
+	w.at(resumed)
 	w.tickAll(t, 5)
 	require.Empty(t, w.chat.received())
 	require.Empty(t, w.hook.received())
 	require.Nil(t, w.overdueSince(t))
 
-	// The same silence is an alarm once the target is watched again.
-	require.NoError(t, w.store.TargetPause(ctx, "app", false))
+	// Resuming starts a fresh window: no alarm at once for the pause itself…
+	require.NoError(t, w.store.TargetPause(ctx, "app", false, resumed))
+	w.tickAll(t, 3)
+	require.Empty(t, w.chat.received(), "resuming after a long pause is not an alarm by itself")
+	// …but the same silence is one, a window (1.5 × 24 h) after the resume.
+	w.at(resumed.Add(37 * time.Hour))
 	w.tickAll(t, 3)
 	require.Len(t, w.chat.received(), 1)
 }

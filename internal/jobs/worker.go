@@ -108,6 +108,11 @@ func (w *stageWorker[T]) Work(ctx context.Context, job *river.Job[T]) error {
 	if run.Status.Finished() {
 		return nil // canceled while queued
 	}
+	if stage, ok := run.StageByName(w.stage); ok && stage.Status != lifeboat.StagePending && stage.Status != lifeboat.StageRunning {
+		// Already decided, e.g. failed by the janitor after this job hung:
+		// a late attempt must not overwrite that or enqueue a second report.
+		return nil
+	}
 	if err := st.StageStart(ctx, run.ID, w.stage, job.Attempt); err != nil {
 		return err
 	}
@@ -132,8 +137,10 @@ func (w *stageWorker[T]) Work(ctx context.Context, job *river.Job[T]) error {
 	if errors.Is(ctx.Err(), context.Canceled) {
 		// The process is shutting down: River retries the job after restart
 		// (a stage is idempotent), so the run is not failed for it.
+		// A snooze is not an attempt, so even a last attempt is not
+		// discarded (which would leave the run with no job to move it).
 		log.Warn(fmt.Sprintf("stopped by shutdown; the %s stage will run again", w.stage))
-		return fmt.Errorf("%s interrupted: %w", w.stage, context.Cause(ctx))
+		return river.JobSnooze(5 * time.Second)
 	}
 	if err != nil && w.stage != lifeboat.StageReport {
 		if !lifeboat.IsPermanent(err) && job.Attempt < job.MaxAttempts && ctx.Err() == nil {

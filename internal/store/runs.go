@@ -29,16 +29,18 @@ func (t *Tx) RunCreate(ctx context.Context, target string, trigger lifeboat.Trig
 }
 
 const runColumns = `id, target, trigger, status, error, created_at, started_at, finished_at,
-	storage, artifact_key, stored_bytes, raw_bytes, sha256, server_version, pg_dump_version, scheduled_for, missed_slots`
+	storage, artifact_key, stored_bytes, raw_bytes, sha256, server_version, pg_dump_version, scheduled_for, missed_slots, pruned_at, pruned_reason`
 
 func scanRun(row pgx.Row) (lifeboat.Run, error) {
 	var (
 		r                                  lifeboat.Run
 		storage, key, sha, srvVer, dumpVer *string
 		stored, raw                        *int64
+		prunedAt                           *time.Time
+		prunedReason                       *string
 	)
 	err := row.Scan(&r.ID, &r.Target, &r.Trigger, &r.Status, &r.Error, &r.CreatedAt, &r.StartedAt, &r.FinishedAt,
-		&storage, &key, &stored, &raw, &sha, &srvVer, &dumpVer, &r.ScheduledFor, &r.MissedSlots)
+		&storage, &key, &stored, &raw, &sha, &srvVer, &dumpVer, &r.ScheduledFor, &r.MissedSlots, &prunedAt, &prunedReason)
 	if err != nil {
 		return r, interpretError(err)
 	}
@@ -47,7 +49,7 @@ func scanRun(row pgx.Row) (lifeboat.Run, error) {
 	}
 	if key != nil {
 		r.Artifact = &lifeboat.Artifact{Storage: deref(storage), Key: *key, StoredBytes: derefInt(stored),
-			RawBytes: derefInt(raw), SHA256: deref(sha)}
+			RawBytes: derefInt(raw), SHA256: deref(sha), PrunedAt: prunedAt, PrunedReason: deref(prunedReason)}
 	}
 	if srvVer != nil || dumpVer != nil {
 		r.Versions = map[string]any{"server": deref(srvVer), "pg_dump": deref(dumpVer)}
@@ -169,11 +171,16 @@ func (t *Tx) stageEnd(ctx context.Context, runID int64, stage lifeboat.StageName
 			return fmt.Errorf("stage metrics: %w", err)
 		}
 	}
-	_, err := t.tx.Exec(ctx, `UPDATE run_stages SET status = $3, error = $4, metrics = $5, finished_at = now(),
-		started_at = coalesce(started_at, now()) WHERE run_id = $1 AND stage = $2`,
+	// Only an undecided stage ends: a worker that hung past its timeout must
+	// not overwrite what the janitor decided meanwhile.
+	tag, err := t.tx.Exec(ctx, `UPDATE run_stages SET status = $3, error = $4, metrics = $5, finished_at = now(),
+		started_at = coalesce(started_at, now()) WHERE run_id = $1 AND stage = $2 AND status IN ('pending', 'running')`,
 		runID, string(stage), string(status), reason, m)
 	if err != nil {
 		return fmt.Errorf("end stage %s of run %d: %w", stage, runID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return lifeboat.Errorf(lifeboat.ECONFLICT, "stage %s of run %d has already ended", stage, runID)
 	}
 	return nil
 }

@@ -20,13 +20,14 @@ type TargetState struct {
 	NextDue      *time.Time `json:"next_due,omitempty"`
 	OverdueSince *time.Time `json:"overdue_since,omitempty"`
 	CreatedAt    time.Time  `json:"created_at"`
+	ResumedAt    *time.Time `json:"resumed_at,omitempty"`
 }
 
-const targetStateColumns = "target, paused, schedule, timezone, next_due, overdue_since, created_at"
+const targetStateColumns = "target, paused, schedule, timezone, next_due, overdue_since, created_at, resumed_at"
 
 func scanTargetState(row pgx.Row) (TargetState, error) {
 	var s TargetState
-	err := row.Scan(&s.Target, &s.Paused, &s.Schedule, &s.Timezone, &s.NextDue, &s.OverdueSince, &s.CreatedAt)
+	err := row.Scan(&s.Target, &s.Paused, &s.Schedule, &s.Timezone, &s.NextDue, &s.OverdueSince, &s.CreatedAt, &s.ResumedAt)
 	return s, interpretError(err)
 }
 
@@ -107,13 +108,15 @@ func (t *Tx) ScheduleSkip(ctx context.Context, target string, slot time.Time, re
 	return nil
 }
 
-// TargetPause pauses or resumes a target's schedule. Resuming forgets the
-// next slot, so the next tick computes it from now rather than running the
-// slots missed while paused.
-func (s *Store) TargetPause(ctx context.Context, target string, paused bool) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO target_state (target, paused) VALUES ($1, $2)
+// TargetPause pauses or resumes a target's schedule at now. Resuming
+// forgets the next slot, so the next tick computes it from now rather than
+// running the slots missed while paused, and records when, for the watchdog.
+func (s *Store) TargetPause(ctx context.Context, target string, paused bool, now time.Time) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO target_state (target, paused, created_at) VALUES ($1, $2, $3)
 		ON CONFLICT (target) DO UPDATE SET paused = EXCLUDED.paused,
-			next_due = CASE WHEN EXCLUDED.paused THEN target_state.next_due ELSE NULL END`, target, paused)
+			next_due = CASE WHEN EXCLUDED.paused THEN target_state.next_due ELSE NULL END,
+			resumed_at = CASE WHEN EXCLUDED.paused OR NOT target_state.paused THEN target_state.resumed_at ELSE $3 END`,
+		target, paused, now)
 	if err != nil {
 		return fmt.Errorf("pause %s: %w", target, err)
 	}
