@@ -28,32 +28,46 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
 )
 
-// recorder is an httptest receiver standing in for chat or heartbeat services.
+// recorder is an httptest receiver standing in for chat or heartbeat
+// services; it keeps every request it got.
 type recorder struct {
 	*httptest.Server
-	mu     sync.Mutex
-	bodies []string
-	paths  []string
+	mu   sync.Mutex
+	reqs []pingRecord
 }
+
+// pingRecord is one request a receiver got.
+type pingRecord struct{ Method, URI, Body string }
 
 func newRecorder(t *testing.T) *recorder {
 	rec := &recorder{}
 	rec.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		rec.mu.Lock()
-		rec.bodies = append(rec.bodies, string(b))
-		rec.paths = append(rec.paths, r.URL.Path)
+		rec.reqs = append(rec.reqs, pingRecord{r.Method, r.URL.RequestURI(), string(b)})
 		rec.mu.Unlock()
-		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, "OK")
 	}))
 	t.Cleanup(rec.Close)
 	return rec
 }
 
+// received returns the bodies of the requests, in order.
 func (r *recorder) received() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]string(nil), r.bodies...)
+	out := make([]string, len(r.reqs))
+	for i, q := range r.reqs {
+		out[i] = q.Body
+	}
+	return out
+}
+
+// requests returns the requests, in order.
+func (r *recorder) requests() []pingRecord {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]pingRecord(nil), r.reqs...)
 }
 
 type storageKind int

@@ -2,12 +2,8 @@ package jobs_test
 
 import (
 	"context"
-	"io"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,43 +14,11 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/notify"
 )
 
-// pingRecord is one request a heartbeat service received.
-type pingRecord struct {
-	method, uri, body string
-}
-
-type pingRecorder struct {
-	*httptest.Server
-	mu   sync.Mutex
-	reqs []pingRecord
-}
-
-func newPingRecorder(t *testing.T) *pingRecorder {
-	p := &pingRecorder{}
-	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		p.mu.Lock()
-		p.reqs = append(p.reqs, pingRecord{r.Method, r.URL.RequestURI(), string(b)})
-		p.mu.Unlock()
-		_, _ = io.WriteString(w, "OK")
-	}))
-	t.Cleanup(p.Close)
-	return p
-}
-
-func (p *pingRecorder) received() []pingRecord {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]pingRecord(nil), p.reqs...)
-}
-
-// styledRun runs "app" to its end through a runner whose "snitch" notifier
-// speaks style, and returns the run and what the service received.
 func styledRun(t *testing.T, o options, style notify.HeartbeatStyle) (lifeboat.Run, []pingRecord) {
 	t.Helper()
 	o.noStart = true
 	b := setup(t, o)
-	svc := newPingRecorder(t)
+	svc := newRecorder(t)
 	hb, err := notify.NewStyledHeartbeat("snitch", svc.URL+"/ping/check", notify.HeartbeatOptions{Style: style, Logs: b.store.LogTail}, loopback())
 	require.NoError(t, err)
 	deps := b.deps
@@ -73,7 +37,7 @@ func styledRun(t *testing.T, o options, style notify.HeartbeatStyle) (lifeboat.R
 	require.NoError(t, err)
 	run, err = r.WaitRun(ctx, run.ID)
 	require.NoError(t, err)
-	return run, svc.received()
+	return run, svc.requests()
 }
 
 // A real run through the pipeline signals its start and its verified end to
@@ -84,15 +48,15 @@ func TestHealthchecksHeartbeatSignalsRealRun(t *testing.T) {
 	require.Equal(t, lifeboat.RunSucceeded, run.Status, run.Error)
 	rid := notify.RunUUID("app", run.ID)
 	require.Len(t, got, 2)
-	require.Equal(t, "POST", got[0].method)
-	require.Equal(t, "/ping/check/start?rid="+rid, got[0].uri)
-	require.Equal(t, "run "+itoa(run.ID)+" of app started (trigger api)\nhttp://lifeboat.test/runs/"+itoa(run.ID), got[0].body)
-	require.Equal(t, "POST", got[1].method)
-	require.Equal(t, "/ping/check?rid="+rid, got[1].uri)
-	require.True(t, strings.HasPrefix(got[1].body, "✅ app: run "+itoa(run.ID)+" succeeded in "), got[1].body)
-	require.Contains(t, got[1].body, "\n\nlast log lines:\n")
-	require.Contains(t, got[1].body, " verify info: ", "lines of the run's own log")
-	require.LessOrEqual(t, strings.Count(got[1].body[strings.Index(got[1].body, "last log lines:"):], "\n"), 20)
+	require.Equal(t, "POST", got[0].Method)
+	require.Equal(t, "/ping/check/start?rid="+rid, got[0].URI)
+	require.Equal(t, "run "+itoa(run.ID)+" of app started (trigger api)\nhttp://lifeboat.test/runs/"+itoa(run.ID), got[0].Body)
+	require.Equal(t, "POST", got[1].Method)
+	require.Equal(t, "/ping/check?rid="+rid, got[1].URI)
+	require.True(t, strings.HasPrefix(got[1].Body, "✅ app: run "+itoa(run.ID)+" succeeded in "), got[1].Body)
+	require.Contains(t, got[1].Body, "\n\nlast log lines:\n")
+	require.Contains(t, got[1].Body, " verify info: ", "lines of the run's own log")
+	require.LessOrEqual(t, strings.Count(got[1].Body[strings.Index(got[1].Body, "last log lines:"):], "\n"), 20)
 }
 
 // A failed check fails the run: the check hears /fail with the reason.
@@ -103,10 +67,10 @@ func TestHealthchecksHeartbeatSignalsFailedRun(t *testing.T) {
 	require.Equal(t, lifeboat.RunFailed, run.Status)
 	rid := notify.RunUUID("app", run.ID)
 	require.Len(t, got, 2)
-	require.Equal(t, "/ping/check/start?rid="+rid, got[0].uri)
-	require.Equal(t, "/ping/check/fail?rid="+rid, got[1].uri)
-	require.Contains(t, got[1].body, "Failed stage: verify")
-	require.Contains(t, got[1].body, "enough customers: expected >= 100000, observed 500")
+	require.Equal(t, "/ping/check/start?rid="+rid, got[0].URI)
+	require.Equal(t, "/ping/check/fail?rid="+rid, got[1].URI)
+	require.Contains(t, got[1].Body, "Failed stage: verify")
+	require.Contains(t, got[1].Body, "enough customers: expected >= 100000, observed 500")
 }
 
 // Retries of the backup stage do not restart the service's timer: one
@@ -125,7 +89,7 @@ func TestCronitorHeartbeatOneStartAcrossRetries(t *testing.T) {
 	rid := notify.RunUUID("app", run.ID)
 	require.Len(t, got, 2)
 	require.Equal(t, pingRecord{"GET", "/ping/check?series=" + rid + "&state=run", ""}, got[0])
-	require.True(t, strings.HasPrefix(got[1].uri, "/ping/check?message=run+"+itoa(run.ID)+"+of+app+failed%3A+backup%3A+"), got[1].uri)
-	require.True(t, strings.HasSuffix(got[1].uri, "&series="+rid+"&state=fail"), got[1].uri)
-	require.NotContains(t, got[1].uri, "%3Apw%40", "no credentials in the message")
+	require.True(t, strings.HasPrefix(got[1].URI, "/ping/check?message=run+"+itoa(run.ID)+"+of+app+failed%3A+backup%3A+"), got[1].URI)
+	require.True(t, strings.HasSuffix(got[1].URI, "&series="+rid+"&state=fail"), got[1].URI)
+	require.NotContains(t, got[1].URI, "%3Apw%40", "no credentials in the message")
 }
