@@ -118,6 +118,8 @@ func TestFailingSQLCheck(t *testing.T) {
 	require.Contains(t, chat[0], "500")
 	require.Empty(t, b.heartbeat.received(), "no heartbeat for a failed run")
 	b.requireScratchGone(t, run.ID)
+	report, _ := run.StageByName(lifeboat.StageReport)
+	require.JSONEq(t, `{"event":"run.failed","scratch_dropped":true,"delivered":["chat"],"failed":[],"not_sent":["snitch"]}`, string(report.Metrics))
 }
 
 // flipByte corrupts one byte in the middle of a stored object.

@@ -26,6 +26,9 @@ type ReportMetrics struct {
 	ScratchDrop   bool     `json:"scratch_dropped"`
 	Delivered     []string `json:"delivered"`
 	FailedSenders []string `json:"failed"`
+	// NotSent lists notifiers that take no such event (a plain heartbeat on
+	// a failed run: its silence is the alarm).
+	NotSent []string `json:"not_sent"`
 }
 
 // Report drops the scratch database and tells every notifier. A notifier
@@ -33,7 +36,7 @@ type ReportMetrics struct {
 // ping only for run.succeeded (every stage passed).
 func Report(ctx context.Context, in ReportInput) ReportMetrics {
 	log := in.Log
-	m := ReportMetrics{Delivered: []string{}, FailedSenders: []string{}}
+	m := ReportMetrics{Delivered: []string{}, FailedSenders: []string{}, NotSent: []string{}}
 	scratch := pgtool.ScratchName(in.Run.ID)
 	if err := pgtool.DropDatabase(ctx, in.RestoreServerURL, scratch); err != nil {
 		log.Error("could not drop scratch database " + scratch + ": " + err.Error())
@@ -44,6 +47,10 @@ func Report(ctx context.Context, in ReportInput) ReportMetrics {
 	ev := notify.NewEvent(in.Run, in.RunURL, time.Now())
 	m.Event = string(ev.Kind)
 	for _, s := range in.Senders {
+		if !notify.Accepts(s, ev.Kind) {
+			m.NotSent = append(m.NotSent, s.Name())
+			continue
+		}
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		err := s.Send(sctx, ev)
 		cancel()
