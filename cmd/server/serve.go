@@ -63,9 +63,27 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	addr := firstNonEmpty(*listen, getenv("LIFEBOAT_LISTEN"), cfg.Listen, "127.0.0.1:8080")
 	srv := &api.Server{Runs: a.runner, Sched: a.runner, Retention: a.runner, Reader: a.store, DB: a.store.Pool(), Spec: lifeboat.OpenAPI, Logger: log}
+	var targetNames, notifierNames []string
 	for _, t := range cfg.Targets {
 		srv.Targets = append(srv.Targets, views.HomeTarget{Name: t.Name, Storage: t.Storage, Schedule: t.Schedule})
+		targetNames = append(targetNames, t.Name)
 	}
+	for _, n := range cfg.Notifiers {
+		notifierNames = append(notifierNames, n.Name)
+	}
+	// One LISTEN connection per process feeds every live log tail; it stops
+	// with ctx, before the HTTP shutdown, which ends the tails.
+	listener := a.store.NewListener(log)
+	lctx, stopListening := context.WithCancel(ctx)
+	listening := make(chan struct{})
+	go func() { defer close(listening); listener.Run(lctx) }()
+	defer func() { stopListening(); <-listening }()
+	srv.Watcher, srv.Feed = listener, a.store
+	srv.Migrations = a.store
+	if workers > 0 {
+		srv.Workers = a.runner
+	}
+	srv.Metrics = api.NewMetrics(a.store, targetNames, notifierNames, log)
 	hs := &http.Server{Handler: srv.Routes(), ReadHeaderTimeout: 10 * time.Second}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

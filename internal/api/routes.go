@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -52,6 +53,18 @@ type Server struct {
 
 	// Retention answers the retention dry run (jobs.Runner).
 	Retention RetentionPlanner
+
+	// Watcher and Feed serve the live log tail (logs_stream.go); a
+	// heartbeat comment goes out every StreamHeartbeat (default 15 s).
+	Watcher         RunWatcher
+	Feed            LogFeed
+	StreamHeartbeat time.Duration
+	// Migrations and Workers are /readyz's checks beyond the database
+	// ping; Workers is nil in a process that runs no workers.
+	Migrations MigrationChecker
+	Workers    WorkerState
+	// Metrics serves /metrics (NewMetrics); nil: 404.
+	Metrics http.Handler
 }
 
 // Routes returns every route, on one screen.
@@ -68,6 +81,7 @@ func (s *Server) Routes() http.Handler {
 	r.Get("/", s.handleHome)
 	r.Get("/healthz", s.handleHealthz)
 	r.Get("/readyz", s.handleReadyz)
+	r.Get("/metrics", s.handleMetrics)
 	r.Get("/api/openapi.yaml", s.handleSpec)
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Post("/targets/{name}/runs", s.handleRunCreate)

@@ -75,6 +75,10 @@ func (s *Server) handleRunLogs(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, lifeboat.Errorf(lifeboat.ENOTFOUND, "run %d not found", id))
 		return
 	}
+	if acceptsEventStream(r) {
+		s.streamRunLogs(w, r, id, after)
+		return
+	}
 	lines, err := s.Reader.LogList(r.Context(), id, after, int(limit))
 	if err != nil {
 		s.problem(w, r, err)

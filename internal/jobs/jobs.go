@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"filippo.io/age"
@@ -49,6 +50,8 @@ type Deps struct {
 type Runner struct {
 	deps   Deps
 	client *river.Client[pgx.Tx]
+	// started is set once Start succeeded, for Working (/readyz).
+	started atomic.Bool
 }
 
 // Options tunes the River client.
@@ -122,6 +125,7 @@ func (r *Runner) Start(ctx context.Context) error {
 	if err := r.client.Start(ctx); err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
+	r.started.Store(true)
 	return nil
 }
 
