@@ -157,11 +157,12 @@ type LogLine struct {
 
 // Error codes, mapped to HTTP statuses in exactly one place (internal/api).
 const (
-	EINVALID   = "invalid"
-	ENOTFOUND  = "not_found"
-	ECONFLICT  = "conflict"
-	EINTERNAL  = "internal"
-	EPERMANENT = "permanent" // a stage error that retrying cannot fix
+	EINVALID      = "invalid"
+	ENOTFOUND     = "not_found"
+	ECONFLICT     = "conflict"
+	EUNAUTHORIZED = "unauthorized"
+	EINTERNAL     = "internal"
+	EPERMANENT    = "permanent" // a stage error that retrying cannot fix
 )
 
 // Error is an application error with a machine-readable code and a message

@@ -23,6 +23,8 @@ func statusOf(code string) int {
 		return http.StatusNotFound
 	case lifeboat.ECONFLICT:
 		return http.StatusConflict
+	case lifeboat.EUNAUTHORIZED:
+		return http.StatusUnauthorized
 	case codeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
 	}

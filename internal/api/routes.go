@@ -53,6 +53,8 @@ type Server struct {
 
 	// Retention answers the retention dry run (jobs.Runner).
 	Retention RetentionPlanner
+	// Hooks starts runs from signed inbound requests (jobs.Runner).
+	Hooks HookTrigger
 
 	// Watcher and Feed serve the live log tail (logs_stream.go); a
 	// heartbeat comment goes out every StreamHeartbeat (default 15 s).
@@ -83,6 +85,7 @@ func (s *Server) Routes() http.Handler {
 	r.Get("/readyz", s.handleReadyz)
 	r.Get("/metrics", s.handleMetrics)
 	r.Get("/api/openapi.yaml", s.handleSpec)
+	r.Post("/hooks/targets/{name}", s.handleHook)
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Post("/targets/{name}/runs", s.handleRunCreate)
 		r.Get("/targets/{name}/schedule", s.handleScheduleGet)

@@ -86,6 +86,10 @@ type Target struct {
 	// is overdue; default one schedule interval plus 50 %.
 	MaxAge    time.Duration `yaml:"max_age"`
 	Retention Retention     `yaml:"retention"`
+	// TriggerSecret enables POST /hooks/targets/{name}: Standard Webhooks
+	// signatures made with it (several, space-separated, for rotation).
+	TriggerSecret     string `yaml:"trigger_secret"`
+	TriggerSecretFile string `yaml:"trigger_secret_file"`
 }
 
 // Retention is a target's grandfather-father-son policy. Only verified

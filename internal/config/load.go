@@ -590,6 +590,7 @@ func (c *Config) resolvePaths(baseDir string) {
 	for i := range c.Targets {
 		t := &c.Targets[i]
 		t.DatabaseURLFile = absPath(baseDir, t.DatabaseURLFile)
+		t.TriggerSecretFile = absPath(baseDir, t.TriggerSecretFile)
 	}
 }
 
@@ -606,6 +607,7 @@ func (c *Config) readSecretFiles(p *problems) {
 	for i := range c.Targets {
 		t := &c.Targets[i]
 		readSecretFile(p, indexPath("targets", i), "database_url", &t.DatabaseURL, t.DatabaseURLFile)
+		readSecretFile(p, indexPath("targets", i), "trigger_secret", &t.TriggerSecret, t.TriggerSecretFile)
 	}
 }
 

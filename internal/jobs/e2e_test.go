@@ -89,6 +89,7 @@ type options struct {
 	schedule, timezone, overlap string
 	clock                       *fakeClock // injected as Deps.Now when set
 	noStart                     bool       // build the runner, don't work jobs
+	extraTarget                 string     // more YAML lines for the target
 }
 
 // fakeClock is an injectable clock tests move by hand.
@@ -128,6 +129,7 @@ type bundle struct {
 // scheduleYAML renders the options' schedule keys of the target.
 func scheduleYAML(o options) string {
 	var sb strings.Builder
+	sb.WriteString(o.extraTarget)
 	for k, v := range map[string]string{"schedule": o.schedule, "timezone": o.timezone, "overlap": o.overlap} {
 		if v != "" {
 			fmt.Fprintf(&sb, "    %s: %q\n", k, v)
