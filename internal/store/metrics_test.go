@@ -55,10 +55,12 @@ func TestStats(t *testing.T) {
 	// observed once, in the bucket of its duration.
 	endStage := func(run int64, stage lifeboat.StageName, secs float64) {
 		t.Helper()
+		// One implicit transaction, so both now() are the same instant and
+		// the duration is exactly secs however busy the machine is.
 		testenv.Exec(t, b.url, fmt.Sprintf(`UPDATE run_stages SET status = 'running', started_at = now() - interval '%f seconds'
-			WHERE run_id = %d AND stage = '%s'`, secs, run, stage))
-		testenv.Exec(t, b.url, fmt.Sprintf(`UPDATE run_stages SET status = 'succeeded', finished_at = now()
-			WHERE run_id = %d AND stage = '%s'`, run, stage))
+			WHERE run_id = %d AND stage = '%s';
+			UPDATE run_stages SET status = 'succeeded', finished_at = now()
+			WHERE run_id = %d AND stage = '%s'`, secs, run, stage, run, stage))
 	}
 	r1, r2, r3 := b.newRun(t, "app"), b.newRun(t, "app"), b.newRun(t, "db2")
 	endStage(r1, lifeboat.StageBackup, 0.5)

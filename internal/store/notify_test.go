@@ -88,19 +88,19 @@ func TestListenerWakesSubscribersOfTheRun(t *testing.T) {
 
 	// A log line of the run wakes it, promptly.
 	require.NoError(t, b.store.LogAppend(ctx, run, lifeboat.StageBackup, time.Now(), "info", "one"))
-	took := requireWake(t, wake, 300*time.Millisecond, "log line")
+	took := requireWake(t, wake, 3*time.Second, "log line")
 	t.Logf("log line to wake: %s", took)
 	// Another run's line does not.
 	require.NoError(t, b.store.LogAppend(ctx, other, lifeboat.StageBackup, time.Now(), "info", "other"))
 	requireNoWake(t, wake, 200*time.Millisecond, "another run's line")
 	// A status change does; an update that keeps the status does not.
 	testenv.Exec(t, b.url, "UPDATE runs SET status = 'running' WHERE id = "+itoa(run))
-	requireWake(t, wake, 300*time.Millisecond, "status change")
+	requireWake(t, wake, 3*time.Second, "status change")
 	testenv.Exec(t, b.url, "UPDATE runs SET error = 'x' WHERE id = "+itoa(run))
 	requireNoWake(t, wake, 200*time.Millisecond, "update without a status change")
 	// A bulk insert is one statement: one (coalesced) wake, not thousands.
 	testenv.Exec(t, b.url, "INSERT INTO run_logs (run_id, level, message) SELECT "+itoa(run)+", 'info', 'bulk ' || g FROM generate_series(1, 5000) g")
-	requireWake(t, wake, 300*time.Millisecond, "bulk insert")
+	requireWake(t, wake, 3*time.Second, "bulk insert")
 	requireNoWake(t, wake, 200*time.Millisecond, "after the bulk insert's wake")
 
 	// The connection drops: the listener reconnects and wakes everyone,
@@ -111,7 +111,7 @@ func TestListenerWakesSubscribersOfTheRun(t *testing.T) {
 	took = requireWake(t, wake, 10*time.Second, "reconnected")
 	t.Logf("reconnected after %s", took)
 	require.NoError(t, b.store.LogAppend(ctx, run, lifeboat.StageBackup, time.Now(), "info", "two"))
-	requireWake(t, wake, 300*time.Millisecond, "log line after reconnecting")
+	requireWake(t, wake, 3*time.Second, "log line after reconnecting")
 
 	// Unsubscribing (twice is harmless) releases the subscription.
 	wake2, unsubscribe2 := l.Subscribe(run)
