@@ -16,9 +16,13 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/views"
 )
 
-// RunStarter starts runs (jobs.Runner).
+// RunStarter starts and cancels runs (jobs.Runner).
 type RunStarter interface {
 	StartRun(ctx context.Context, target string, trigger lifeboat.Trigger) (lifeboat.Run, error)
+	// RequestRun starts a run unless the request's idempotency key
+	// already did (created false), or the target has an active run.
+	RequestRun(ctx context.Context, req lifeboat.RunRequest) (run lifeboat.Run, created bool, err error)
+	CancelRun(ctx context.Context, id int64) (lifeboat.Run, error)
 }
 
 // RunReader reads run history (store.Store).
@@ -27,6 +31,8 @@ type RunReader interface {
 	RunExists(ctx context.Context, id int64) (bool, error)
 	LogList(ctx context.Context, runID, after int64, limit int) ([]lifeboat.LogLine, error)
 	RunLatestByTarget(ctx context.Context, targets []string) (map[string]lifeboat.Run, error)
+	// RunList returns a page of runs, newest first, and whether more follow.
+	RunList(ctx context.Context, f lifeboat.RunFilter) (runs []lifeboat.Run, more bool, err error)
 }
 
 // Scheduler pauses, resumes and describes target schedules (jobs.Runner).
@@ -92,7 +98,9 @@ func (s *Server) Routes() http.Handler {
 		r.Get("/targets/{name}/retention", s.handleRetentionGet)
 		r.Post("/targets/{name}/pause", s.handlePause(true))
 		r.Post("/targets/{name}/resume", s.handlePause(false))
+		r.Get("/runs", s.handleRunList)
 		r.Get("/runs/{id}", s.handleRunGet)
+		r.Post("/runs/{id}/cancel", s.handleRunCancel)
 		r.Get("/runs/{id}/logs", s.handleRunLogs)
 	})
 	return r

@@ -3,20 +3,59 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/lifeboat-dev/lifeboat"
 )
 
+// handleRunCreate starts a run: 202 with the run. A repeated
+// Idempotency-Key answers 202 with the run it first created, as it is now
+// (Idempotent-Replayed: true); an active run is a 409 unless ?queue=true.
 func (s *Server) handleRunCreate(w http.ResponseWriter, r *http.Request) {
-	run, err := s.Runs.StartRun(r.Context(), chi.URLParam(r, "name"), lifeboat.TriggerAPI)
+	req, err := runRequest(r)
 	if err != nil {
 		s.problem(w, r, err)
 		return
 	}
+	run, created, err := s.Runs.RequestRun(r.Context(), req)
+	if lifeboat.ErrorCode(err) == lifeboat.ECONFLICT {
+		err = lifeboat.Errorf(lifeboat.ECONFLICT, "%v; pass ?queue=true to queue a run behind it", err)
+	}
+	if err != nil {
+		s.problem(w, r, err)
+		return
+	}
+	if !created {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
 	w.Header().Set("Location", "/api/v1/runs/"+strconv.FormatInt(run.ID, 10))
 	writeJSON(w, http.StatusAccepted, run)
+}
+
+// runRequest reads a run request: the target, ?queue and Idempotency-Key
+// (1 to 255 printable ASCII characters).
+func runRequest(r *http.Request) (lifeboat.RunRequest, error) {
+	req := lifeboat.RunRequest{Target: chi.URLParam(r, "name"), Trigger: lifeboat.TriggerAPI}
+	if raw := r.URL.Query().Get("queue"); raw != "" {
+		q, err := strconv.ParseBool(raw)
+		if err != nil {
+			return req, lifeboat.Errorf(lifeboat.EINVALID, "queue: %q is not true or false", raw)
+		}
+		req.Queue = q
+	}
+	if keys, ok := r.Header["Idempotency-Key"]; ok {
+		if len(keys) != 1 {
+			return req, lifeboat.Errorf(lifeboat.EINVALID, "Idempotency-Key: given %d times", len(keys))
+		}
+		key := keys[0]
+		if len(key) < 1 || len(key) > 255 || strings.ContainsFunc(key, func(c rune) bool { return c < 0x20 || c > 0x7e }) {
+			return req, lifeboat.Errorf(lifeboat.EINVALID, "Idempotency-Key: must be 1 to 255 printable ASCII characters")
+		}
+		req.IdempotencyKey = key
+	}
+	return req, nil
 }
 
 // runID parses the {id} path parameter.

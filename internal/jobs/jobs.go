@@ -138,34 +138,74 @@ func (r *Runner) Stop(ctx context.Context) error {
 	return err
 }
 
-// StartRun creates a queued run of target and its backup job in one
-// transaction, so a run can never exist without the job that moves it.
+// StartRun creates a queued run of target and its backup job, queued
+// behind the target's active run if there is one.
 func (r *Runner) StartRun(ctx context.Context, target string, trigger lifeboat.Trigger) (lifeboat.Run, error) {
-	if _, ok := r.deps.Config.Target(target); !ok {
-		return lifeboat.Run{}, &lifeboat.Error{Code: lifeboat.ENOTFOUND, Message: fmt.Sprintf("no target named %q", target)}
-	}
-	var run lifeboat.Run
-	err := r.deps.Store.InTx(ctx, func(tx *store.Tx) error {
-		id, err := tx.RunCreate(ctx, target, trigger)
-		if err != nil {
-			return err
-		}
-		if _, err := r.client.InsertTx(ctx, tx.PgxTx(), BackupArgs{stageRef{RunID: id, Target: target}}, nil); err != nil {
-			return fmt.Errorf("enqueue backup of run %d: %w", id, err)
-		}
-		run, err = tx.RunGet(ctx, id)
-		return err
-	})
+	run, _, err := r.RequestRun(ctx, lifeboat.RunRequest{Target: target, Trigger: trigger, Queue: true})
 	return run, err
 }
 
-// WaitRun polls until the run has finished or ctx ends.
+// RequestRun creates a queued run and its backup job in one transaction, so
+// a run can never exist without the job that moves it. The transaction
+// holds the target's state row, as the scheduler's tick does: a repeated
+// idempotency key returns its run (created false), an active run is a
+// conflict unless req.Queue, and concurrent requests decide one at a time.
+func (r *Runner) RequestRun(ctx context.Context, req lifeboat.RunRequest) (run lifeboat.Run, created bool, err error) {
+	if _, ok := r.deps.Config.Target(req.Target); !ok {
+		return run, false, &lifeboat.Error{Code: lifeboat.ENOTFOUND, Message: fmt.Sprintf("no target named %q", req.Target)}
+	}
+	now := r.deps.Now()
+	err = r.deps.Store.InTx(ctx, func(tx *store.Tx) error {
+		created = false
+		if err := tx.RunStartLock(ctx, req.Target, now); err != nil {
+			return err
+		}
+		if req.IdempotencyKey != "" {
+			id, ok, err := tx.IdempotencyKeyRun(ctx, req.Target, req.IdempotencyKey, now.Add(-lifeboat.IdempotencyWindow))
+			if err != nil {
+				return err
+			}
+			if ok {
+				run, err = tx.RunGet(ctx, id)
+				return err
+			}
+		}
+		if !req.Queue {
+			active, busy, err := tx.RunActive(ctx, req.Target)
+			if err != nil {
+				return err
+			}
+			if busy {
+				return lifeboat.Errorf(lifeboat.ECONFLICT, "target %q already has an active run %d", req.Target, active)
+			}
+		}
+		id, err := tx.RunCreate(ctx, req.Target, req.Trigger)
+		if err != nil {
+			return err
+		}
+		if _, err := r.client.InsertTx(ctx, tx.PgxTx(), BackupArgs{stageRef{RunID: id, Target: req.Target}}, nil); err != nil {
+			return fmt.Errorf("enqueue backup of run %d: %w", id, err)
+		}
+		if req.IdempotencyKey != "" {
+			if err := tx.IdempotencyKeySave(ctx, req.Target, req.IdempotencyKey, id, now); err != nil {
+				return err
+			}
+		}
+		run, err = tx.RunGet(ctx, id)
+		created = err == nil
+		return err
+	})
+	return run, created, err
+}
+
+// WaitRun polls until the run has finished or ctx ends. A canceled run is
+// canceled at once but finished (finished_at) once its report has run.
 func (r *Runner) WaitRun(ctx context.Context, id int64) (lifeboat.Run, error) {
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
 	for {
 		run, err := r.deps.Store.RunGet(ctx, id)
-		if err != nil || run.Status.Finished() {
+		if err != nil || run.Status.Finished() && run.FinishedAt != nil {
 			return run, err
 		}
 		select {

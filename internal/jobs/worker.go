@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -105,13 +106,20 @@ func (w *stageWorker[T]) Work(ctx context.Context, job *river.Job[T]) error {
 	if err != nil {
 		return err
 	}
-	if run.Status.Finished() {
-		return nil // canceled while queued
+	if run.Status.Finished() && (run.Status != lifeboat.RunCanceled || w.stage != lifeboat.StageReport) {
+		return nil // canceled while queued; a canceled run's report still runs
 	}
 	if stage, ok := run.StageByName(w.stage); ok && stage.Status != lifeboat.StagePending && stage.Status != lifeboat.StageRunning {
 		// Already decided, e.g. failed by the janitor after this job hung:
 		// a late attempt must not overwrite that or enqueue a second report.
 		return nil
+	}
+	if run.Status == lifeboat.RunCanceled && w.stage == lifeboat.StageReport {
+		// Report after the interrupted stage's worker has returned: it
+		// removes what it wrote and stops using the scratch database.
+		if wait, err := w.r.reportWaits(ctx, run.ID); err != nil || wait {
+			return cmp.Or(err, river.JobSnooze(cancelPoll))
+		}
 	}
 	if err := st.StageStart(ctx, run.ID, w.stage, job.Attempt); err != nil {
 		return err
@@ -134,6 +142,11 @@ func (w *stageWorker[T]) Work(ctx context.Context, job *river.Job[T]) error {
 	if err == nil && w.r.deps.AfterStage != nil {
 		err = w.r.deps.AfterStage(ctx, run.ID, w.stage)
 	}
+	if w.stage != lifeboat.StageReport {
+		if stop, err := w.r.stopCanceled(ctx, run.ID, w.stage, out, err, log); stop {
+			return err
+		}
+	}
 	if errors.Is(ctx.Err(), context.Canceled) {
 		// The process is shutting down: River retries the job after restart
 		// (a stage is idempotent), so the run is not failed for it.
@@ -149,7 +162,15 @@ func (w *stageWorker[T]) Work(ctx context.Context, job *river.Job[T]) error {
 		}
 		log.Error(fmt.Sprintf("%s failed: %v", w.stage, err))
 	}
-	return w.finish(context.WithoutCancel(ctx), job, ref, out, err)
+	if err := w.finish(context.WithoutCancel(ctx), job, ref, out, err); err != nil {
+		if w.stage != lifeboat.StageReport {
+			if stop, cerr := w.r.stopCanceled(ctx, run.ID, w.stage, out, nil, log); stop {
+				return cerr // canceled while the result was being written
+			}
+		}
+		return err
+	}
+	return nil
 }
 
 // finish records the stage's result, enqueues what comes next and completes
