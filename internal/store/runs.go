@@ -72,8 +72,17 @@ func derefInt(n *int64) int64 {
 }
 
 // RunGet returns a run with its stages and check results.
+// It reads the run, its stages and checks in one snapshot, so a run is
+// never seen half-updated (a report stage done but the run not finished).
 func (s *Store) RunGet(ctx context.Context, id int64) (lifeboat.Run, error) {
-	return runGet(ctx, s.pool, id)
+	var run lifeboat.Run
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
+		func(tx pgx.Tx) error {
+			var err error
+			run, err = runGet(ctx, tx, id)
+			return err
+		})
+	return run, err
 }
 
 // RunGet is RunGet inside the transaction.
@@ -130,7 +139,8 @@ func (s *Store) RunSnapshot(ctx context.Context, id int64) (lifeboat.SourceSnaps
 func (s *Store) StageStart(ctx context.Context, runID int64, stage lifeboat.StageName, attempt int) error {
 	return s.InTx(ctx, func(tx *Tx) error {
 		if _, err := tx.tx.Exec(ctx, `UPDATE run_stages SET status = 'running', attempt = $3, started_at = now(),
-			finished_at = NULL, error = '' WHERE run_id = $1 AND stage = $2`, runID, string(stage), attempt); err != nil {
+			finished_at = NULL, error = '' WHERE run_id = $1 AND stage = $2 AND status IN ('pending', 'running')`,
+			runID, string(stage), attempt); err != nil {
 			return fmt.Errorf("start stage %s of run %d: %w", stage, runID, err)
 		}
 		_, err := tx.tx.Exec(ctx, `UPDATE runs SET status = 'running', started_at = coalesce(started_at, now())
