@@ -18,16 +18,13 @@ import (
 
 	"filippo.io/age"
 	"github.com/go-chi/chi/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/internal/api"
-	"github.com/lifeboat-dev/lifeboat/internal/app"
-	"github.com/lifeboat-dev/lifeboat/internal/config"
 	"github.com/lifeboat-dev/lifeboat/internal/jobs"
-	"github.com/lifeboat-dev/lifeboat/internal/store"
+	"github.com/lifeboat-dev/lifeboat/internal/lbtest"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
 )
 
@@ -40,7 +37,6 @@ type testBundle struct {
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	ctx := context.Background()
 	stateURL := testenv.CreateDB(t, "lbstate_")
 	sourceURL := testenv.CreateDB(t, "lbsrc_")
 	testenv.Exec(t, sourceURL, testenv.SeedSQL)
@@ -67,25 +63,9 @@ targets:
 `
 	env := map[string]string{"STATE_URL": stateURL, "RESTORE_URL": testenv.PGURL(t), "SOURCE_URL": sourceURL,
 		"PG_BIN_DIR": os.Getenv("PG_BIN_DIR")}
-	getenv := func(k string) string { return env[k] }
-	cfg, err := config.Parse([]byte(doc), dir, getenv)
-	require.NoError(t, err)
-
-	pool, err := pgxpool.New(ctx, stateURL)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	st := store.New(pool)
-	_, err = st.Migrate(ctx)
-	require.NoError(t, err)
-	// Tests share one restore server: distinct run ids keep their scratch
-	// databases (lifeboat_scratch_<run id>) apart.
-	testenv.DistinctRunIDs(t, stateURL)
-
-	log := slog.New(slog.NewTextHandler(&testenv.SyncBuffer{}, nil))
-	deps, err := app.Deps(ctx, cfg, st, getenv, log)
-	require.NoError(t, err)
-	deps.Backoff = func(int) time.Duration { return 50 * time.Millisecond }
-	runner, err := jobs.New(deps, jobs.Options{Workers: 2})
+	w := lbtest.Wire(t, stateURL, doc, dir, env, &testenv.SyncBuffer{})
+	st, pool, log := w.Store, w.Pool, w.Log
+	runner, err := jobs.New(w.Deps, jobs.Options{Workers: 2})
 	require.NoError(t, err)
 
 	s := &api.Server{Runs: runner, Sched: runner, Reader: st, DB: pool, Spec: lifeboat.OpenAPI, Logger: log}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,14 +17,12 @@ import (
 	"time"
 
 	"filippo.io/age"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/internal/api"
-	"github.com/lifeboat-dev/lifeboat/internal/app"
-	"github.com/lifeboat-dev/lifeboat/internal/config"
 	"github.com/lifeboat-dev/lifeboat/internal/jobs"
+	"github.com/lifeboat-dev/lifeboat/internal/lbtest"
 	"github.com/lifeboat-dev/lifeboat/internal/store"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
 )
@@ -97,22 +94,9 @@ targets:
 `, chat.URL+"/hook")
 	env := map[string]string{"STATE_URL": b.stateURL, "RESTORE_URL": testenv.PGURL(t), "SOURCE_URL": sourceURL,
 		"PG_BIN_DIR": os.Getenv("PG_BIN_DIR")}
-	getenv := func(k string) string { return env[k] }
-	cfg, err := config.Parse([]byte(doc), dir, getenv)
-	require.NoError(t, err)
-
-	pool, err := pgxpool.New(ctx, b.stateURL)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	b.store = store.New(pool)
-	_, err = b.store.Migrate(ctx)
-	require.NoError(t, err)
-	testenv.DistinctRunIDs(t, b.stateURL)
-
-	log := slog.New(slog.NewTextHandler(&testenv.SyncBuffer{}, nil))
-	deps, err := app.Deps(ctx, cfg, b.store, getenv, log)
-	require.NoError(t, err)
-	deps.Backoff = func(int) time.Duration { return 50 * time.Millisecond }
+	w := lbtest.Wire(t, b.stateURL, doc, dir, env, &testenv.SyncBuffer{})
+	b.store = w.Store
+	deps, pool, log := w.Deps, w.Pool, w.Log
 	deps.AfterStage = func(ctx context.Context, runID int64, stage lifeboat.StageName) error {
 		if stage != b.pauseStage {
 			return nil

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -19,15 +18,13 @@ import (
 	"time"
 
 	"filippo.io/age"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/internal/api"
-	"github.com/lifeboat-dev/lifeboat/internal/app"
 	"github.com/lifeboat-dev/lifeboat/internal/blob"
-	"github.com/lifeboat-dev/lifeboat/internal/config"
 	"github.com/lifeboat-dev/lifeboat/internal/jobs"
+	"github.com/lifeboat-dev/lifeboat/internal/lbtest"
 	"github.com/lifeboat-dev/lifeboat/internal/pgtool"
 	"github.com/lifeboat-dev/lifeboat/internal/store"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
@@ -59,7 +56,6 @@ type runsBundle struct {
 // chat notifier and, as asked, S3 storage. The runner is not started.
 func setupRuns(t *testing.T, o runsOptions) *runsBundle {
 	t.Helper()
-	ctx := context.Background()
 	b := &runsBundle{chat: newChatRecorder(t)}
 	b.stateURL = testenv.CreateDB(t, "lbstate_")
 	b.sourceURL = testenv.CreateDB(t, "lbsrc_")
@@ -105,22 +101,9 @@ targets:
 `, storage, b.chat.URL+"/hooks/chat")
 	env := map[string]string{"STATE_URL": b.stateURL, "RESTORE_URL": testenv.PGURL(t), "SOURCE_URL": b.sourceURL,
 		"S3_SECRET": os.Getenv("LIFEBOAT_TEST_S3_SECRET_KEY"), "PG_BIN_DIR": os.Getenv("PG_BIN_DIR")}
-	getenv := func(k string) string { return env[k] }
-	cfg, err := config.Parse([]byte(doc), dir, getenv)
-	require.NoError(t, err)
-
-	pool, err := pgxpool.New(ctx, b.stateURL)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	b.store = store.New(pool)
-	_, err = b.store.Migrate(ctx)
-	require.NoError(t, err)
-	testenv.DistinctRunIDs(t, b.stateURL)
-
-	log := slog.New(slog.NewTextHandler(&testenv.SyncBuffer{}, nil))
-	deps, err := app.Deps(ctx, cfg, b.store, getenv, log)
-	require.NoError(t, err)
-	deps.Backoff = func(int) time.Duration { return 50 * time.Millisecond }
+	w := lbtest.Wire(t, b.stateURL, doc, dir, env, &testenv.SyncBuffer{})
+	b.store = w.Store
+	deps, pool, log := w.Deps, w.Pool, w.Log
 	deps.AfterStage = o.afterStage
 	b.blobs = deps.Stores["main"]
 	runner, err := jobs.New(deps, jobs.Options{Workers: 2})

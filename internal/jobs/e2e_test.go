@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,14 +14,13 @@ import (
 	"time"
 
 	"filippo.io/age"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lifeboat-dev/lifeboat"
-	"github.com/lifeboat-dev/lifeboat/internal/app"
 	"github.com/lifeboat-dev/lifeboat/internal/blob"
 	"github.com/lifeboat-dev/lifeboat/internal/config"
 	"github.com/lifeboat-dev/lifeboat/internal/jobs"
+	"github.com/lifeboat-dev/lifeboat/internal/lbtest"
 	"github.com/lifeboat-dev/lifeboat/internal/pgtool"
 	"github.com/lifeboat-dev/lifeboat/internal/store"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
@@ -204,26 +202,11 @@ targets:
 `, storage, b.chat.URL+"/hooks/chat", b.heartbeat.URL+"/ping", rowCounts, scheduleYAML(o), checks)
 	env := map[string]string{"STATE_URL": stateURL, "RESTORE_URL": restoreURL, "SOURCE_URL": b.sourceURL,
 		"S3_SECRET": os.Getenv("LIFEBOAT_TEST_S3_SECRET_KEY"), "PG_BIN_DIR": os.Getenv("PG_BIN_DIR")}
-	getenv := func(k string) string { return env[k] }
-	b.cfg, err = config.Parse([]byte(yaml), dir, getenv)
-	require.NoError(t, err)
-
+	w := lbtest.Wire(t, stateURL, yaml, dir, env, b.logs)
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, stateURL)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	b.store = store.New(pool)
-	_, err = b.store.Migrate(ctx)
-	require.NoError(t, err)
-	// Tests share one restore server: distinct run ids keep their scratch
-	// databases (lifeboat_scratch_<run id>) apart.
-	testenv.DistinctRunIDs(t, stateURL)
-
-	log := slog.New(slog.NewTextHandler(b.logs, nil))
-	deps, err := app.Deps(ctx, b.cfg, b.store, getenv, log)
-	require.NoError(t, err)
+	b.cfg, b.store = w.Config, w.Store
+	deps := w.Deps
 	b.blobs = deps.Stores["main"]
-	deps.Backoff = func(int) time.Duration { return 50 * time.Millisecond }
 	if o.clock != nil {
 		deps.Now = o.clock.Now
 	}
