@@ -365,6 +365,41 @@ func TestDisasterRecoveryRestore(t *testing.T) {
 
 var listening = regexp.MustCompile(`lifeboat listening on (http://\S+)`)
 
+// served is a `lifeboat serve` running inside the test.
+type served struct {
+	base           string // http://127.0.0.1:PORT
+	stdout, stderr *testenv.SyncBuffer
+	cancel         context.CancelFunc // stops it, like SIGTERM
+	done           chan error         // what run returned
+}
+
+// startServe runs `serve --config cfg` on a free port and waits until it
+// says where it listens (failing at once if it exits instead).
+func startServe(t *testing.T, f *fixture, cfg string) *served {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	s := &served{stdout: &testenv.SyncBuffer{}, stderr: &testenv.SyncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		s.done <- run(ctx, []string{"serve", "--config", cfg, "--listen", "127.0.0.1:0"}, f.getenv, s.stdout, s.stderr)
+	}()
+	require.Eventually(t, func() bool {
+		select {
+		case err := <-s.done:
+			s.done <- err
+			return true // fail below with the error
+		default:
+		}
+		m := listening.FindStringSubmatch(s.stdout.String())
+		if m != nil {
+			s.base = m[1]
+		}
+		return m != nil
+	}, 30*time.Second, 50*time.Millisecond)
+	require.NotEmpty(t, s.base, "serve did not start; stderr:\n%s", s.stderr.String())
+	return s
+}
+
 func TestServeRunsAndShutsDownGracefully(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -372,29 +407,8 @@ func TestServeRunsAndShutsDownGracefully(t *testing.T) {
 	f.migrate(t, cfg)
 	f.env["LIFEBOAT_DEBUG"] = "1" // the most verbose logs are the likeliest to leak
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr testenv.SyncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--config", cfg, "--listen", "127.0.0.1:0"}, f.getenv, &stdout, &stderr)
-	}()
-
-	var base string
-	require.Eventually(t, func() bool {
-		select {
-		case err := <-done:
-			done <- err
-			return true // fail below with the error
-		default:
-		}
-		m := listening.FindStringSubmatch(stdout.String())
-		if m != nil {
-			base = m[1]
-		}
-		return m != nil
-	}, 30*time.Second, 50*time.Millisecond)
-	require.NotEmpty(t, base, "serve did not start; stderr:\n%s", stderr.String())
+	srv := startServe(t, f, cfg)
+	base, stdout, stderr, cancel, done := srv.base, srv.stdout, srv.stderr, srv.cancel, srv.done
 
 	client := &http.Client{Timeout: 10 * time.Second}
 	resp, err := client.Post(base+"/api/v1/targets/app/runs", "application/json", nil)

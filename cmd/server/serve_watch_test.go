@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lifeboat-dev/lifeboat"
-	"github.com/lifeboat-dev/lifeboat/internal/testenv"
 )
 
 // TestServeWatching boots `lifeboat serve` as main does and watches a run
@@ -24,20 +23,9 @@ func TestServeWatching(t *testing.T) {
 	cfg := f.writeConfig(t, "lifeboat.yaml", f.config(t, f.stateURL, defaultChecks))
 	f.migrate(t, cfg)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr testenv.SyncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--config", cfg, "--listen", "127.0.0.1:0"}, f.getenv, &stdout, &stderr)
-	}()
-	var base string
-	require.Eventually(t, func() bool {
-		if m := listening.FindStringSubmatch(stdout.String()); m != nil {
-			base = m[1]
-		}
-		return base != ""
-	}, 30*time.Second, 50*time.Millisecond, "serve did not start; stderr:\n%s", stderr.String())
+	srv := startServe(t, f, cfg)
+	base, stderr, cancel, done := srv.base, srv.stderr, srv.cancel, srv.done
+	ctx := t.Context()
 	client := &http.Client{}
 
 	resp, err := client.Get(base + "/readyz")
