@@ -252,6 +252,17 @@ func TestErrorsAreProblems(t *testing.T) {
 	p = b.requireProblem(t, http.MethodGet, "/api/v1/runs/1/logs?after=-1", http.StatusBadRequest)
 	require.Contains(t, p.Detail, "after")
 
+	// Every operation refuses query parameters the spec does not list, and
+	// values of the wrong type, naming the parameter.
+	p = b.requireProblem(t, http.MethodGet, "/api/v1/runs/1?verbose=1", http.StatusBadRequest)
+	require.Contains(t, p.Detail, "verbose: unknown query parameter")
+	p = b.requireProblem(t, http.MethodGet, "/api/v1/runs/1/logs?limt=5", http.StatusBadRequest)
+	require.Contains(t, p.Detail, "limt: unknown query parameter (known: after, limit)")
+	p = b.requireProblem(t, http.MethodGet, "/api/v1/runs/1/logs?after=ten", http.StatusBadRequest)
+	require.Contains(t, p.Detail, `after: "ten" is not valid`)
+	p = b.requireProblem(t, http.MethodPost, "/api/v1/targets/app/runs?queue=maybe", http.StatusBadRequest)
+	require.Contains(t, p.Detail, `queue: "maybe"`)
+
 	p = b.requireProblem(t, http.MethodGet, "/api/v1/nothing-here", http.StatusNotFound)
 	require.Contains(t, p.Detail, "/api/v1/nothing-here")
 	p = b.requireProblem(t, http.MethodDelete, "/api/v1/runs/1", http.StatusMethodNotAllowed)

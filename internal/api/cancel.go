@@ -1,20 +1,17 @@
 package api
 
-import "net/http"
+import "context"
 
-// handleRunCancel cancels a queued or running run: 202 with the run, now
+// CancelRun cancels a queued or running run: 202 with the run, now
 // canceled, while its worker stops and its report cleans up and notifies.
 // A finished run, or one being reported, is a 409.
-func (s *Server) handleRunCancel(w http.ResponseWriter, r *http.Request) {
-	id, err := runID(r)
-	if err != nil {
-		s.problem(w, r, err)
-		return
+func (s *Server) CancelRun(ctx context.Context, in CancelRunRequestObject) (CancelRunResponseObject, error) {
+	if err := checkRunID(in.Id); err != nil {
+		return nil, err
 	}
-	run, err := s.Runs.CancelRun(r.Context(), id)
+	run, err := s.Runs.CancelRun(ctx, in.Id)
 	if err != nil {
-		s.problem(w, r, err)
-		return
+		return nil, err
 	}
-	writeJSON(w, http.StatusAccepted, run)
+	return CancelRun202JSONResponse(run), nil
 }

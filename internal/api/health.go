@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+func (s *Server) Healthz(context.Context, HealthzRequestObject) (HealthzResponseObject, error) {
+	ok := "ok"
+	return Healthz200JSONResponse{Status: &ok}, nil
 }
 
 // MigrationChecker reports migrations the database lacks (store.Store).
@@ -23,18 +24,18 @@ type WorkerState interface {
 	Working() bool
 }
 
-// handleReadyz answers 200 only when the database answers, lifeboat's and
+// Readyz answers 200 only when the database answers, lifeboat's and
 // River's migrations are all applied and, in a process that runs workers,
 // the River client is working. The body names each check's result and
 // lists the failed ones under "failed".
-func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+func (s *Server) Readyz(ctx context.Context, _ ReadyzRequestObject) (ReadyzResponseObject, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	body := map[string]string{}
+	var body Readiness
 	var failed []string
-	check := func(name string, fn func() (string, bool)) {
+	check := func(name string, into *string, fn func() (string, bool)) {
 		detail, ok := fn()
-		body[name] = detail
+		*into = detail
 		if !ok {
 			failed = append(failed, name)
 		}
@@ -52,7 +53,7 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 			return "ok", true
 		}
 	}
-	check("database", func() (string, bool) {
+	check("database", &body.Database, func() (string, bool) {
 		if err := s.DB.Ping(ctx); err != nil {
 			s.Logger.Warn("readyz: database", "err", err)
 			return "unreachable", false
@@ -60,14 +61,15 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 		return "ok", true
 	})
 	if s.Migrations != nil {
+		body.Migrations, body.RiverMigrations = new(string), new(string)
 		if len(failed) > 0 { // nothing more to learn from a database that does not answer
-			body["migrations"], body["river_migrations"] = "not checked", "not checked"
+			*body.Migrations, *body.RiverMigrations = "not checked", "not checked"
 		} else {
-			check("migrations", pending(s.Migrations.MigrationsPending))
-			check("river_migrations", pending(s.Migrations.RiverMigrationsPending))
+			check("migrations", body.Migrations, pending(s.Migrations.MigrationsPending))
+			check("river_migrations", body.RiverMigrations, pending(s.Migrations.RiverMigrationsPending))
 		}
 	}
-	check("river", func() (string, bool) {
+	check("river", &body.River, func() (string, bool) {
 		switch {
 		case s.Workers == nil:
 			return "no workers in this process", true
@@ -77,16 +79,19 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 		return "ok", true
 	})
 	if len(failed) > 0 {
-		body["status"] = "unavailable"
-		body["failed"] = strings.Join(failed, ",")
-		writeJSON(w, http.StatusServiceUnavailable, body)
-		return
+		body.Status = ReadinessStatusUnavailable
+		f := strings.Join(failed, ",")
+		body.Failed = &f
+		return Readyz503JSONResponse(body), nil
 	}
-	body["status"] = "ok"
-	writeJSON(w, http.StatusOK, body)
+	body.Status = ReadinessStatusOk
+	return Readyz200JSONResponse(body), nil
 }
 
-func (s *Server) handleSpec(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/yaml")
-	_, _ = w.Write(s.Spec)
+// GetSpec serves openapi.yaml as it is embedded.
+func (s *Server) GetSpec(ctx context.Context, _ GetSpecRequestObject) (GetSpecResponseObject, error) {
+	return raw(ctx, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(s.Spec)
+	}), nil
 }

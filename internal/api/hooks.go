@@ -2,12 +2,8 @@ package api
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
-	"strconv"
-
-	"github.com/go-chi/chi/v5"
 
 	"github.com/lifeboat-dev/lifeboat"
 )
@@ -20,22 +16,23 @@ type HookTrigger interface {
 // maxHookBody caps an inbound trigger's body; the signature covers it all.
 const maxHookBody = 64 << 10
 
-func (s *Server) handleHook(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxHookBody))
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		s.problem(w, r, lifeboat.Errorf(lifeboat.EINVALID, "body: larger than %d bytes", maxHookBody))
-		return
+// TriggerRunFromHook starts a run from a signed request; jobs checks the
+// signature over the whole body.
+func (s *Server) TriggerRunFromHook(ctx context.Context, in TriggerRunFromHookRequestObject) (TriggerRunFromHookResponseObject, error) {
+	var body []byte
+	if in.Body != nil {
+		var err error
+		body, err = io.ReadAll(io.LimitReader(in.Body, maxHookBody+1))
+		if err != nil {
+			return nil, lifeboat.Errorf(lifeboat.EINVALID, "body: %v", err)
+		}
+		if len(body) > maxHookBody {
+			return nil, lifeboat.Errorf(lifeboat.EINVALID, "body: larger than %d bytes", maxHookBody)
+		}
 	}
+	run, err := s.Hooks.TriggerFromHook(ctx, in.Name, requestOf(ctx).Header, body)
 	if err != nil {
-		s.problem(w, r, lifeboat.Errorf(lifeboat.EINVALID, "body: %v", err))
-		return
+		return nil, err
 	}
-	run, err := s.Hooks.TriggerFromHook(r.Context(), chi.URLParam(r, "name"), r.Header, body)
-	if err != nil {
-		s.problem(w, r, err)
-		return
-	}
-	w.Header().Set("Location", "/api/v1/runs/"+strconv.FormatInt(run.ID, 10))
-	writeJSON(w, http.StatusAccepted, run)
+	return TriggerRunFromHook202JSONResponse{Body: run, Headers: TriggerRunFromHook202ResponseHeaders{Location: runURL(run.ID)}}, nil
 }

@@ -44,20 +44,6 @@ func acceptsEventStream(r *http.Request) bool {
 	return false
 }
 
-// lastEventID parses the Last-Event-ID header an EventSource sends when it
-// reconnects: the id of the last line it received.
-func lastEventID(r *http.Request) (int64, error) {
-	raw := strings.TrimSpace(r.Header.Get("Last-Event-ID"))
-	if raw == "" {
-		return 0, nil
-	}
-	n, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || n < 0 {
-		return 0, lifeboat.Errorf(lifeboat.EINVALID, "Last-Event-ID: %q is not a log line id", raw)
-	}
-	return n, nil
-}
-
 // streamEnd is the data of the final event.
 type streamEnd struct {
 	RunID      int64              `json:"run_id"`
@@ -72,13 +58,20 @@ type streamEnd struct {
 // then an "end" event with the run's final status. The cursor is ?after= or,
 // when the client reconnects, Last-Event-ID (the later of the two). The
 // caller has checked that the run exists.
-func (s *Server) streamRunLogs(w http.ResponseWriter, r *http.Request, runID, after int64) {
-	last, err := lastEventID(r)
-	if err != nil {
-		s.problem(w, r, err)
-		return
+func (s *Server) streamer(runID, after int64, lastEventID *int64) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if lastEventID != nil && *lastEventID < 0 {
+			s.problem(w, r, lifeboat.Errorf(lifeboat.EINVALID, "Last-Event-ID: %d is not a log line id", *lastEventID))
+			return
+		}
+		if lastEventID != nil {
+			after = max(after, *lastEventID)
+		}
+		s.streamRunLogs(w, r, runID, after)
 	}
-	after = max(after, last)
+}
+
+func (s *Server) streamRunLogs(w http.ResponseWriter, r *http.Request, runID, after int64) {
 	if s.Watcher == nil || s.Feed == nil {
 		s.problem(w, r, fmt.Errorf("live log tail is not wired (Server.Watcher, Server.Feed)"))
 		return

@@ -42,12 +42,12 @@ func NewMetrics(src StatsReader, targets, notifiers []string, log *slog.Logger) 
 	})
 }
 
-func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
+// GetMetrics serves the Prometheus scrape (its handler negotiates the format).
+func (s *Server) GetMetrics(ctx context.Context, _ GetMetricsRequestObject) (GetMetricsResponseObject, error) {
 	if s.Metrics == nil {
-		s.problem(w, r, lifeboat.Errorf(lifeboat.ENOTFOUND, "metrics are not served by this process"))
-		return
+		return nil, lifeboat.Errorf(lifeboat.ENOTFOUND, "metrics are not served by this process")
 	}
-	s.Metrics.ServeHTTP(w, r)
+	return raw(ctx, s.Metrics.ServeHTTP), nil
 }
 
 // finishedStatuses are the statuses a run never leaves: counted by

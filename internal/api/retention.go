@@ -2,9 +2,7 @@ package api
 
 import (
 	"context"
-	"net/http"
-
-	"github.com/go-chi/chi/v5"
+	"encoding/json"
 )
 
 // RetentionPlanner computes a target's retention plan without deleting
@@ -15,13 +13,20 @@ type RetentionPlanner interface {
 	RetentionPlan(ctx context.Context, target string) (any, error)
 }
 
-// handleRetentionGet is the dry run of a target's retention policy: what it
+// retentionPlan is the plan as jobs renders it (openapi.yaml's RetentionPlan).
+// Embedded, RawMessage's MarshalJSON survives the generated response type.
+type retentionPlan struct{ json.RawMessage }
+
+// GetRetention is the dry run of a target's retention policy: what it
 // keeps, what it would delete, and why.
-func (s *Server) handleRetentionGet(w http.ResponseWriter, r *http.Request) {
-	plan, err := s.Retention.RetentionPlan(r.Context(), chi.URLParam(r, "name"))
+func (s *Server) GetRetention(ctx context.Context, in GetRetentionRequestObject) (GetRetentionResponseObject, error) {
+	plan, err := s.Retention.RetentionPlan(ctx, in.Name)
 	if err != nil {
-		s.problem(w, r, err)
-		return
+		return nil, err
 	}
-	writeJSON(w, http.StatusOK, plan)
+	b, err := json.Marshal(plan)
+	if err != nil {
+		return nil, err
+	}
+	return GetRetention200JSONResponse{b}, nil
 }

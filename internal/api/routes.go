@@ -75,7 +75,8 @@ type Server struct {
 	Metrics http.Handler
 }
 
-// Routes returns every route, on one screen.
+// Routes returns every route: the operations openapi.yaml defines, through
+// the strict server generated from it (openapi.gen.go), and the pages.
 func (s *Server) Routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID, middleware.RealIP, s.logRequests, middleware.Recoverer)
@@ -87,21 +88,7 @@ func (s *Server) Routes() http.Handler {
 	})
 
 	r.Get("/", s.handleHome)
-	r.Get("/healthz", s.handleHealthz)
-	r.Get("/readyz", s.handleReadyz)
-	r.Get("/metrics", s.handleMetrics)
-	r.Get("/api/openapi.yaml", s.handleSpec)
-	r.Post("/hooks/targets/{name}", s.handleHook)
-	r.Route("/api/v1", func(r chi.Router) {
-		r.Post("/targets/{name}/runs", s.handleRunCreate)
-		r.Get("/targets/{name}/schedule", s.handleScheduleGet)
-		r.Get("/targets/{name}/retention", s.handleRetentionGet)
-		r.Post("/targets/{name}/pause", s.handlePause(true))
-		r.Post("/targets/{name}/resume", s.handlePause(false))
-		r.Get("/runs", s.handleRunList)
-		r.Get("/runs/{id}", s.handleRunGet)
-		r.Post("/runs/{id}/cancel", s.handleRunCancel)
-		r.Get("/runs/{id}/logs", s.handleRunLogs)
-	})
-	return r
+	strict := NewStrictHandlerWithOptions(s, []StrictMiddlewareFunc{s.checkQuery, withRequest},
+		StrictHTTPServerOptions{RequestErrorHandlerFunc: s.requestError, ResponseErrorHandlerFunc: s.problem})
+	return HandlerWithOptions(strict, ChiServerOptions{BaseRouter: r, ErrorHandlerFunc: s.requestError})
 }

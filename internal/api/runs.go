@@ -1,147 +1,115 @@
 package api
 
 import (
-	"net/http"
+	"context"
 	"strconv"
 	"strings"
-
-	"github.com/go-chi/chi/v5"
 
 	"github.com/lifeboat-dev/lifeboat"
 )
 
-// handleRunCreate starts a run: 202 with the run. A repeated
-// Idempotency-Key answers 202 with the run it first created, as it is now
+// CreateRun starts a run: 202 with the run. A repeated Idempotency-Key
+// answers 202 with the run it first created, as it is now
 // (Idempotent-Replayed: true); an active run is a 409 unless ?queue=true.
-func (s *Server) handleRunCreate(w http.ResponseWriter, r *http.Request) {
-	req, err := runRequest(r)
-	if err != nil {
-		s.problem(w, r, err)
-		return
+func (s *Server) CreateRun(ctx context.Context, in CreateRunRequestObject) (CreateRunResponseObject, error) {
+	req := lifeboat.RunRequest{Target: in.Name, Trigger: lifeboat.TriggerAPI}
+	if in.Params.Queue != nil {
+		req.Queue = *in.Params.Queue
 	}
-	run, created, err := s.Runs.RequestRun(r.Context(), req)
+	if in.Params.IdempotencyKey != nil {
+		key := *in.Params.IdempotencyKey
+		if len(key) < 1 || len(key) > 255 || strings.ContainsFunc(key, func(c rune) bool { return c < 0x20 || c > 0x7e }) {
+			return nil, lifeboat.Errorf(lifeboat.EINVALID, "Idempotency-Key: must be 1 to 255 printable ASCII characters")
+		}
+		req.IdempotencyKey = key
+	}
+	run, created, err := s.Runs.RequestRun(ctx, req)
 	if lifeboat.ErrorCode(err) == lifeboat.ECONFLICT {
 		err = lifeboat.Errorf(lifeboat.ECONFLICT, "%v; pass ?queue=true to queue a run behind it", err)
 	}
 	if err != nil {
-		s.problem(w, r, err)
-		return
+		return nil, err
 	}
+	resp := CreateRun202JSONResponse{Body: run, Headers: CreateRun202ResponseHeaders{Location: runURL(run.ID)}}
 	if !created {
-		w.Header().Set("Idempotent-Replayed", "true")
+		replayed := "true"
+		resp.Headers.IdempotentReplayed = &replayed
 	}
-	w.Header().Set("Location", "/api/v1/runs/"+strconv.FormatInt(run.ID, 10))
-	writeJSON(w, http.StatusAccepted, run)
+	return resp, nil
 }
 
-// runRequest reads a run request: the target, ?queue and Idempotency-Key
-// (1 to 255 printable ASCII characters).
-func runRequest(r *http.Request) (lifeboat.RunRequest, error) {
-	req := lifeboat.RunRequest{Target: chi.URLParam(r, "name"), Trigger: lifeboat.TriggerAPI}
-	if raw := r.URL.Query().Get("queue"); raw != "" {
-		q, err := strconv.ParseBool(raw)
-		if err != nil {
-			return req, lifeboat.Errorf(lifeboat.EINVALID, "queue: %q is not true or false", raw)
-		}
-		req.Queue = q
-	}
-	if keys, ok := r.Header["Idempotency-Key"]; ok {
-		if len(keys) != 1 {
-			return req, lifeboat.Errorf(lifeboat.EINVALID, "Idempotency-Key: given %d times", len(keys))
-		}
-		key := keys[0]
-		if len(key) < 1 || len(key) > 255 || strings.ContainsFunc(key, func(c rune) bool { return c < 0x20 || c > 0x7e }) {
-			return req, lifeboat.Errorf(lifeboat.EINVALID, "Idempotency-Key: must be 1 to 255 printable ASCII characters")
-		}
-		req.IdempotencyKey = key
-	}
-	return req, nil
+// runURL is where a run is read.
+func runURL(id int64) *string {
+	u := "/api/v1/runs/" + strconv.FormatInt(id, 10)
+	return &u
 }
 
-// runID parses the {id} path parameter.
-func runID(r *http.Request) (int64, error) {
-	raw := chi.URLParam(r, "id")
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || id <= 0 {
-		return 0, lifeboat.Errorf(lifeboat.EINVALID, "id: %q is not a run id (a positive integer)", raw)
+// checkRunID refuses ids that cannot be runs (the spec's minimum: 1).
+func checkRunID(id int64) error {
+	if id <= 0 {
+		return lifeboat.Errorf(lifeboat.EINVALID, "id: %d is not a run id (a positive integer)", id)
 	}
-	return id, nil
+	return nil
 }
 
-func (s *Server) handleRunGet(w http.ResponseWriter, r *http.Request) {
-	id, err := runID(r)
-	if err != nil {
-		s.problem(w, r, err)
-		return
+func (s *Server) GetRun(ctx context.Context, in GetRunRequestObject) (GetRunResponseObject, error) {
+	if err := checkRunID(in.Id); err != nil {
+		return nil, err
 	}
-	run, err := s.Reader.RunGet(r.Context(), id)
+	run, err := s.Reader.RunGet(ctx, in.Id)
 	if err != nil {
-		s.problem(w, r, err)
-		return
+		return nil, err
 	}
-	writeJSON(w, http.StatusOK, run)
+	return GetRun200JSONResponse(run), nil
 }
 
-// logPage is one page of a run's log.
-type logPage struct {
-	Lines []lifeboat.LogLine `json:"lines"`
-	// NextAfter is the cursor for the next page: pass it as ?after=.
-	NextAfter int64 `json:"next_after"`
-}
-
-func (s *Server) handleRunLogs(w http.ResponseWriter, r *http.Request) {
-	id, err := runID(r)
-	if err != nil {
-		s.problem(w, r, err)
-		return
+// GetRunLogs answers a page of a run's log or, with Accept:
+// text/event-stream, its live tail (logs_stream.go).
+func (s *Server) GetRunLogs(ctx context.Context, in GetRunLogsRequestObject) (GetRunLogsResponseObject, error) {
+	if err := checkRunID(in.Id); err != nil {
+		return nil, err
 	}
-	after, err := queryInt(r, "after", 0, 0, 1<<62)
+	after, err := intParam(in.Params.After, "after", 0, 0, 1<<62)
 	if err != nil {
-		s.problem(w, r, err)
-		return
+		return nil, err
 	}
-	limit, err := queryInt(r, "limit", 500, 1, 1000)
+	limit, err := intParam(in.Params.Limit, "limit", 500, 1, 1000)
 	if err != nil {
-		s.problem(w, r, err)
-		return
+		return nil, err
 	}
-	ok, err := s.Reader.RunExists(r.Context(), id)
+	ok, err := s.Reader.RunExists(ctx, in.Id)
 	if err != nil {
-		s.problem(w, r, err)
-		return
+		return nil, err
 	}
 	if !ok {
-		s.problem(w, r, lifeboat.Errorf(lifeboat.ENOTFOUND, "run %d not found", id))
-		return
+		return nil, lifeboat.Errorf(lifeboat.ENOTFOUND, "run %d not found", in.Id)
 	}
-	if acceptsEventStream(r) {
-		s.streamRunLogs(w, r, id, after)
-		return
+	if r := requestOf(ctx); acceptsEventStream(r) {
+		return raw(ctx, s.streamer(in.Id, after, in.Params.LastEventID)), nil
 	}
-	lines, err := s.Reader.LogList(r.Context(), id, after, int(limit))
+	lines, err := s.Reader.LogList(ctx, in.Id, after, int(limit))
 	if err != nil {
-		s.problem(w, r, err)
-		return
+		return nil, err
 	}
-	page := logPage{Lines: lines, NextAfter: after}
+	page := GetRunLogs200JSONResponse{Lines: lines, NextAfter: after}
 	if len(lines) > 0 {
 		page.NextAfter = lines[len(lines)-1].ID
 	}
 	if page.Lines == nil {
 		page.Lines = []lifeboat.LogLine{}
 	}
-	writeJSON(w, http.StatusOK, page)
+	return page, nil
 }
 
-// queryInt parses an optional integer query parameter within [lo, hi].
-func queryInt(r *http.Request, name string, def, lo, hi int64) (int64, error) {
-	raw := r.URL.Query().Get(name)
-	if raw == "" {
+// intParam checks an optional integer parameter against [lo, hi]; the
+// generated code has already parsed it.
+func intParam[T int | int64](v *T, name string, def, lo, hi int64) (int64, error) {
+	if v == nil {
 		return def, nil
 	}
-	n, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || n < lo || n > hi {
-		return 0, lifeboat.Errorf(lifeboat.EINVALID, "%s: %q is not an integer between %d and %d", name, raw, lo, hi)
+	n := int64(*v)
+	if n < lo || n > hi {
+		return 0, lifeboat.Errorf(lifeboat.EINVALID, "%s: %d is not between %d and %d", name, n, lo, hi)
 	}
 	return n, nil
 }

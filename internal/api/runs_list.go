@@ -1,8 +1,8 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,28 +23,17 @@ type runListItem struct {
 	Checks []lifeboat.CheckResult `json:"checks,omitempty"` // shadows Run.Checks: never set
 }
 
-// runListPage is one page of runs, newest first.
-type runListPage struct {
-	Runs []runListItem `json:"runs"`
-	// NextCursor continues the list (?cursor=); null on the last page.
-	NextCursor *string `json:"next_cursor"`
-}
-
-// runListParams are the query parameters GET /api/v1/runs knows.
-var runListParams = []string{"target", "status", "trigger", "since", "until", "limit", "cursor"}
-
-func (s *Server) handleRunList(w http.ResponseWriter, r *http.Request) {
-	f, err := runFilter(r)
+// ListRuns answers a page of runs, newest first (keyset on id).
+func (s *Server) ListRuns(ctx context.Context, in ListRunsRequestObject) (ListRunsResponseObject, error) {
+	f, err := runFilter(in.Params)
 	if err != nil {
-		s.problem(w, r, err)
-		return
+		return nil, err
 	}
-	runs, more, err := s.Reader.RunList(r.Context(), f)
+	runs, more, err := s.Reader.RunList(ctx, f)
 	if err != nil {
-		s.problem(w, r, err)
-		return
+		return nil, err
 	}
-	page := runListPage{Runs: make([]runListItem, len(runs))}
+	page := ListRuns200JSONResponse{Runs: make([]runListItem, len(runs))}
 	for i, run := range runs {
 		run.Checks = nil
 		page.Runs[i] = runListItem{Run: run}
@@ -53,45 +42,35 @@ func (s *Server) handleRunList(w http.ResponseWriter, r *http.Request) {
 		c := encodeCursor(runs[len(runs)-1].ID)
 		page.NextCursor = &c
 	}
-	writeJSON(w, http.StatusOK, page)
+	return page, nil
 }
 
 // runFilter reads and checks the list's query parameters; each error names
 // the parameter.
-func runFilter(r *http.Request) (lifeboat.RunFilter, error) {
-	q := r.URL.Query()
-	for name, vals := range q {
-		if !slices.Contains(runListParams, name) {
-			return lifeboat.RunFilter{}, lifeboat.Errorf(lifeboat.EINVALID, "%s: unknown query parameter (known: %s)",
-				name, strings.Join(runListParams, ", "))
-		}
-		if len(vals) > 1 && name != "status" && name != "trigger" {
-			return lifeboat.RunFilter{}, lifeboat.Errorf(lifeboat.EINVALID, "%s: given %d times", name, len(vals))
-		}
-	}
-	f := lifeboat.RunFilter{Target: q.Get("target")}
+func runFilter(p ListRunsParams) (lifeboat.RunFilter, error) {
+	f := lifeboat.RunFilter{Target: deref(p.Target)}
 	var err error
-	if f.Statuses, err = oneOf(q["status"], "status", lifeboat.RunStatuses); err != nil {
+	if f.Statuses, err = oneOf(p.Status, "status", lifeboat.RunStatuses); err != nil {
 		return f, err
 	}
-	if f.Triggers, err = oneOf(q["trigger"], "trigger", lifeboat.Triggers); err != nil {
+	if f.Triggers, err = oneOf(p.Trigger, "trigger", lifeboat.Triggers); err != nil {
 		return f, err
 	}
-	if f.Since, err = queryTime(q.Get("since"), "since"); err != nil {
+	if f.Since, err = queryTime(deref(p.Since), "since"); err != nil {
 		return f, err
 	}
-	if f.Until, err = queryTime(q.Get("until"), "until"); err != nil {
+	if f.Until, err = queryTime(deref(p.Until), "until"); err != nil {
 		return f, err
 	}
 	if f.Since != nil && f.Until != nil && !f.Until.After(*f.Since) {
 		return f, lifeboat.Errorf(lifeboat.EINVALID, "until: must be after since")
 	}
-	limit, err := queryInt(r, "limit", runListDefault, 1, runListMax)
+	limit, err := intParam(p.Limit, "limit", runListDefault, 1, runListMax)
 	if err != nil {
 		return f, err
 	}
 	f.Limit = int(limit)
-	if raw := q.Get("cursor"); raw != "" {
+	if raw := deref(p.Cursor); raw != "" {
 		if f.BeforeID, err = decodeCursor(raw); err != nil {
 			return f, err
 		}
@@ -99,12 +78,11 @@ func runFilter(r *http.Request) (lifeboat.RunFilter, error) {
 	return f, nil
 }
 
-// oneOf parses comma-separated values (the parameter may also repeat), each
-// one of valid.
-func oneOf[T ~string](raws []string, name string, valid []T) ([]T, error) {
+// oneOf parses comma-separated values, each one of valid.
+func oneOf[T ~string](raw *string, name string, valid []T) ([]T, error) {
 	var out []T
-	for _, raw := range raws {
-		for _, v := range strings.Split(raw, ",") {
+	if raw != nil {
+		for _, v := range strings.Split(*raw, ",") {
 			if !slices.Contains(valid, T(v)) {
 				names := make([]string, len(valid))
 				for i, s := range valid {
@@ -149,4 +127,12 @@ func decodeCursor(raw string) (int64, error) {
 		return 0, lifeboat.Errorf(lifeboat.EINVALID, "cursor: %q is not a cursor this API returned (pass next_cursor as it is)", raw)
 	}
 	return id, nil
+}
+
+// deref reads an optional parameter; absent is empty.
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }

@@ -1,28 +1,35 @@
 package api
 
-import (
-	"net/http"
+import "context"
 
-	"github.com/go-chi/chi/v5"
-)
-
-func (s *Server) handleScheduleGet(w http.ResponseWriter, r *http.Request) {
-	info, err := s.Sched.ScheduleInfo(r.Context(), chi.URLParam(r, "name"))
+func (s *Server) GetSchedule(ctx context.Context, in GetScheduleRequestObject) (GetScheduleResponseObject, error) {
+	info, err := s.Sched.ScheduleInfo(ctx, in.Name)
 	if err != nil {
-		s.problem(w, r, err)
-		return
+		return nil, err
 	}
-	writeJSON(w, http.StatusOK, info)
+	return GetSchedule200JSONResponse(info), nil
 }
 
-// handlePause pauses (or resumes) a target's schedule and returns it.
-func (s *Server) handlePause(paused bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		name := chi.URLParam(r, "name")
-		if err := s.Sched.Pause(r.Context(), name, paused); err != nil {
-			s.problem(w, r, err)
-			return
-		}
-		s.handleScheduleGet(w, r)
+// PauseTarget stops a target's schedule and returns it.
+func (s *Server) PauseTarget(ctx context.Context, in PauseTargetRequestObject) (PauseTargetResponseObject, error) {
+	if err := s.Sched.Pause(ctx, in.Name, true); err != nil {
+		return nil, err
 	}
+	info, err := s.Sched.ScheduleInfo(ctx, in.Name)
+	if err != nil {
+		return nil, err
+	}
+	return PauseTarget200JSONResponse(info), nil
+}
+
+// ResumeTarget restarts a target's schedule and returns it.
+func (s *Server) ResumeTarget(ctx context.Context, in ResumeTargetRequestObject) (ResumeTargetResponseObject, error) {
+	if err := s.Sched.Pause(ctx, in.Name, false); err != nil {
+		return nil, err
+	}
+	info, err := s.Sched.ScheduleInfo(ctx, in.Name)
+	if err != nil {
+		return nil, err
+	}
+	return ResumeTarget200JSONResponse(info), nil
 }
