@@ -51,6 +51,7 @@ type S3Options struct {
 // connection pool) serves the whole process.
 type S3 struct {
 	client   *s3.Client
+	presign  *s3.PresignClient // download URLs (presign.go)
 	uploader *manager.Uploader
 	bucket   string
 	prefix   string
@@ -133,7 +134,8 @@ func NewS3(ctx context.Context, o S3Options) (*S3, error) {
 		u.Concurrency = o.Concurrency
 		u.LeavePartsOnError = false
 	})
-	return &S3{client: client, uploader: uploader, bucket: o.Bucket, prefix: o.Prefix, region: cfg.Region}, nil
+	return &S3{client: client, presign: s3.NewPresignClient(client), uploader: uploader,
+		bucket: o.Bucket, prefix: o.Prefix, region: cfg.Region}, nil
 }
 
 func (s *S3) key(key string) (string, error) {
