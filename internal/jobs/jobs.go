@@ -100,12 +100,13 @@ func New(deps Deps, opts Options) (*Runner, error) {
 	river.AddWorker(workers, &stageWorker[RestoreArgs]{r: r, stage: lifeboat.StageRestore, do: r.restore})
 	river.AddWorker(workers, &stageWorker[VerifyArgs]{r: r, stage: lifeboat.StageVerify, do: r.verify})
 	river.AddWorker(workers, &stageWorker[ReportArgs]{r: r, stage: lifeboat.StageReport, do: r.report})
+	river.AddWorker(workers, &deliveryWorker{r: r})
 	cfg := &river.Config{Workers: workers, Logger: deps.Logger.With("component", "river")}
 	if opts.Workers > 0 {
 		// Periodic jobs are inserted by the elected leader only; a separate
 		// queue keeps them from waiting behind hour-long stages.
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers},
-			QueueMaintenance: {MaxWorkers: 2}}
+			QueueMaintenance: {MaxWorkers: 2}, QueueWebhooks: {MaxWorkers: webhookWorkers}}
 		if periodic := r.periodicJobs(workers, opts); !opts.NoPeriodic {
 			cfg.PeriodicJobs = periodic
 		}

@@ -90,8 +90,11 @@ func (r *Runner) verify(ctx context.Context, run lifeboat.Run, t *config.Target,
 
 func (r *Runner) report(ctx context.Context, run lifeboat.Run, t *config.Target, log *slog.Logger) (outcome, error) {
 	var senders []notify.Sender
+	var queued []string
 	for _, name := range t.Notify {
-		if s, ok := r.deps.Senders[name]; ok {
+		if s, ok := r.deps.Senders[name]; ok && deliveredByJob(s) {
+			queued = append(queued, name) // queued when the result commits
+		} else if ok {
 			senders = append(senders, s)
 		}
 	}
@@ -99,6 +102,7 @@ func (r *Runner) report(ctx context.Context, run lifeboat.Run, t *config.Target,
 		Run: run, RunURL: r.runURL(run.ID), Senders: senders,
 		RestoreServerURL: r.deps.Config.Restore.DatabaseURL, Log: log,
 	})
+	m.Queued = queued
 	return outcome{metrics: m}, nil
 }
 

@@ -268,6 +268,9 @@ func (r *Runner) signalRunStarted(ctx context.Context, run lifeboat.Run, stage l
 	}
 	ev := notify.NewStartedEvent(run, r.runURL(run.ID), r.deps.Now())
 	for _, name := range r.notifiersTaking(t, notify.KindRunStarted) {
+		if deliveredByJob(r.deps.Senders[name]) {
+			continue // queued with the stage's start (deliveries.go)
+		}
 		sctx, cancel := context.WithTimeout(ctx, alertSendTimeout)
 		err := r.deps.Senders[name].Send(sctx, ev)
 		cancel()

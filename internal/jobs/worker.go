@@ -121,7 +121,7 @@ func (w *stageWorker[T]) Work(ctx context.Context, job *river.Job[T]) error {
 			return cmp.Or(err, river.JobSnooze(cancelPoll))
 		}
 	}
-	if err := st.StageStart(ctx, run.ID, w.stage, job.Attempt); err != nil {
+	if err := w.r.stageStart(ctx, run, w.stage, job.Attempt); err != nil {
 		return err
 	}
 	log := newRunLogger(st, w.r.deps.Logger.Handler(), run.ID, w.stage)
@@ -192,6 +192,11 @@ func (w *stageWorker[T]) finish(ctx context.Context, job *river.Job[T], ref stag
 			// is enqueued with the run's result so it cannot be lost, and is
 			// unique per target so a burst of runs makes one prune.
 			if err := w.r.enqueuePruneTx(ctx, tx, run); err != nil {
+				return err
+			}
+			// Webhooks hear how the run ended from delivery jobs queued
+			// with its result (deliveries.go).
+			if err := w.r.enqueueRunEndTx(ctx, tx, run); err != nil {
 				return err
 			}
 			hasNext = false

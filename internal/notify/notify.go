@@ -24,8 +24,8 @@ type Kind string
 
 const (
 	// KindRunStarted is sent when a run's backup stage begins its first
-	// attempt. Only heartbeat styles that track a run's duration
-	// (healthchecks, cronitor) act on it; chat and webhooks hear about
+	// attempt. Webhooks and the heartbeat styles that track a run's
+	// duration (healthchecks, cronitor) act on it; chat hears about
 	// finished runs only.
 	KindRunStarted   Kind = "run.started"
 	KindRunSucceeded Kind = "run.succeeded"
@@ -190,18 +190,24 @@ const bodySnippetMax = 200
 // Configuration faults (a refused address, a redirect, a 4xx other than
 // timeouts and rate limits) are marked permanent: retrying cannot fix them.
 func do(client *http.Client, req *http.Request, notifier string) error {
+	_, err := send(client, req, notifier)
+	return err
+}
+
+// send is do that also returns the response's status code (0: none).
+func send(client *http.Client, req *http.Request, notifier string) (int, error) {
 	target := Redact(req.URL.String())
 	resp, err := client.Do(req)
 	if err != nil {
 		err = redactURLError(err)
 		var refused *RefusedError
-		return deliveryError(notifier, err, errors.As(err, &refused))
+		return 0, deliveryError(notifier, err, errors.As(err, &refused))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		// Drain a little so the connection can be reused.
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil
+		return resp.StatusCode, nil
 	}
 	msg := fmt.Sprintf("%s %s: status %d", req.Method, target, resp.StatusCode)
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
@@ -212,7 +218,7 @@ func do(client *http.Client, req *http.Request, notifier string) error {
 	}
 	retryable := resp.StatusCode >= 500 || resp.StatusCode == http.StatusRequestTimeout ||
 		resp.StatusCode == http.StatusTooEarly || resp.StatusCode == http.StatusTooManyRequests
-	return deliveryError(notifier, errors.New(msg), !retryable)
+	return resp.StatusCode, deliveryError(notifier, errors.New(msg), !retryable)
 }
 
 // deliveryError prefixes err with the notifier's name, marking it permanent

@@ -47,10 +47,9 @@ func NewWebhook(name, rawURL string, secrets [][]byte, client *http.Client) (*We
 
 func (w *Webhook) Name() string { return w.name }
 
-// Accepts says webhooks carry finished runs and the watchdog's target
-// events; run.started is left to heartbeats, so existing receivers see no
-// new run event.
-func (w *Webhook) Accepts(kind Kind) bool { return kind != KindRunStarted }
+// Accepts says webhooks carry every event: a run's start and end, and the
+// watchdog's target events.
+func (w *Webhook) Accepts(Kind) bool { return true }
 
 // WebhookPayload is the body of every webhook event. Data is a WebhookData
 // for run.* events and a WebhookTargetData for target.* events.
@@ -81,18 +80,24 @@ type WebhookData struct {
 	DurationSeconds float64 `json:"duration_seconds"`
 }
 
-// Send posts ev. Its webhook-id is the same on every retry of the same event,
-// so receivers can drop duplicates.
-func (w *Webhook) Send(ctx context.Context, ev Event) error {
-	if !w.Accepts(ev.Kind) {
-		return nil
+// MessageID is ev's webhook-id: the same on every retry and redelivery of
+// the same event, so receivers can drop duplicates.
+func MessageID(ev Event) string {
+	if t := ev.Target; t != nil {
+		// One overdue spell has one overdue and one recovered event.
+		return fmt.Sprintf("msg_%s_%s_%d", ev.Kind, t.Name, t.OverdueSince.Unix())
 	}
+	return fmt.Sprintf("msg_%d_%s", ev.Run.ID, ev.Kind)
+}
+
+// Payload renders ev as the JSON body a webhook receives. It carries no
+// secret, so it can be stored and shown as it was sent.
+func Payload(ev Event) ([]byte, error) {
 	ts := ev.Time
 	if ts.IsZero() {
 		ts = time.Now()
 	}
 	var data any = WebhookData{Run: ev.Run, URL: ev.RunURL, DurationSeconds: ev.duration().Seconds()}
-	id := fmt.Sprintf("msg_%d_%s", ev.Run.ID, ev.Kind)
 	if t := ev.Target; t != nil {
 		td := WebhookTargetData{Target: t.Name, WatchedSince: t.WatchedSince.UTC(),
 			WindowSeconds: t.Window.Seconds(), OverdueSince: t.OverdueSince.UTC(), URL: ev.RunURL}
@@ -101,18 +106,31 @@ func (w *Webhook) Send(ctx context.Context, ev Event) error {
 			td.LastVerifiedAt, td.LastVerifiedRunID = &at, &run
 		}
 		data = td
-		// One overdue spell has one overdue and one recovered event: the id
-		// stays the same on every retry of either.
-		id = fmt.Sprintf("msg_%s_%s_%d", ev.Kind, t.Name, t.OverdueSince.Unix())
 	}
-	body, err := json.Marshal(WebhookPayload{
+	return json.Marshal(WebhookPayload{
 		Type:      ev.Kind,
 		Timestamp: ts.UTC().Truncate(time.Second),
 		Data:      data,
 	})
+}
+
+// Send posts ev at once. Run events of the pipeline go through Deliver
+// instead (one recorded delivery per event, retried by its own job); Send
+// serves the watchdog's outbox and direct callers.
+func (w *Webhook) Send(ctx context.Context, ev Event) error {
+	body, err := Payload(ev)
 	if err != nil {
 		return fmt.Errorf("notify %s: %w", w.name, err)
 	}
+	_, err = w.Deliver(ctx, MessageID(ev), body)
+	return err
+}
+
+// Deliver posts body as message id, signed now with every secret, and
+// returns the receiver's HTTP status (0 when there was no answer). Errors
+// are those of every sender: permanent (lifeboat.EPERMANENT) when retrying
+// cannot help, never carrying the URL.
+func (w *Webhook) Deliver(ctx context.Context, id string, body []byte) (status int, err error) {
 	sigs := make([]string, len(w.secrets))
 	now := time.Now()
 	for i, secret := range w.secrets {
@@ -120,14 +138,14 @@ func (w *Webhook) Send(ctx context.Context, ev Event) error {
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("notify %s: %w", w.name, redactURLError(err))
+		return 0, fmt.Errorf("notify %s: %w", w.name, redactURLError(err))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", userAgent)
 	req.Header.Set("webhook-id", id)
 	req.Header.Set("webhook-timestamp", strconv.FormatInt(now.Unix(), 10))
 	req.Header.Set("webhook-signature", strings.Join(sigs, " "))
-	return do(w.client, req, w.name)
+	return send(w.client, req, w.name)
 }
 
 // Sign returns the Standard Webhooks signature "v1,<base64 HMAC-SHA256>" of

@@ -152,10 +152,12 @@ func TestWebhookTargetEvents(t *testing.T) {
 	rec.LastVerifiedAt, rec.LastVerifiedRunID = &back, 57
 	require.NoError(t, w.Send(ctx, notify.NewTargetEvent(notify.KindTargetRecovered, rec,
 		lifeboat.Run{ID: 57, Target: "app"}, "https://lifeboat.example.com/runs/57", back)))
-	require.NoError(t, w.Send(ctx, notify.NewStartedEvent(succeededRun(), runURL, created)), "run.started is not a webhook event")
+	require.NoError(t, w.Send(ctx, notify.NewStartedEvent(succeededRun(), runURL, created)))
 
 	reqs := hook.requests()
-	require.Len(t, reqs, 2)
+	require.Len(t, reqs, 3, "run.started is a webhook event too")
+	require.Equal(t, "msg_42_run.started", reqs[2].Header.Get("webhook-id"))
+	require.Contains(t, string(reqs[2].Body), `"type":"run.started"`)
 	for _, r := range reqs {
 		require.NoError(t, notify.Verify([][]byte{secret}, r.Header, r.Body, time.Now(), time.Minute))
 	}

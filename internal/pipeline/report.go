@@ -29,6 +29,9 @@ type ReportMetrics struct {
 	// NotSent lists notifiers that take no such event (a plain heartbeat on
 	// a failed run: its silence is the alarm).
 	NotSent []string `json:"not_sent"`
+	// Queued lists webhook notifiers: their event is a delivery of its own,
+	// queued with the report's result and retried by its own job.
+	Queued []string `json:"queued,omitempty"`
 }
 
 // Report drops the scratch database and tells every notifier. A notifier

@@ -137,16 +137,20 @@ func (s *Store) RunSnapshot(ctx context.Context, id int64) (lifeboat.SourceSnaps
 
 // StageStart marks a stage running (attempt n) and the run running.
 func (s *Store) StageStart(ctx context.Context, runID int64, stage lifeboat.StageName, attempt int) error {
-	return s.InTx(ctx, func(tx *Tx) error {
-		if _, err := tx.tx.Exec(ctx, `UPDATE run_stages SET status = 'running', attempt = $3, started_at = now(),
-			finished_at = NULL, error = '' WHERE run_id = $1 AND stage = $2 AND status IN ('pending', 'running')`,
-			runID, string(stage), attempt); err != nil {
-			return fmt.Errorf("start stage %s of run %d: %w", stage, runID, err)
-		}
-		_, err := tx.tx.Exec(ctx, `UPDATE runs SET status = 'running', started_at = coalesce(started_at, now())
-			WHERE id = $1 AND status = 'queued'`, runID)
-		return err
-	})
+	return s.InTx(ctx, func(tx *Tx) error { return tx.StageStart(ctx, runID, stage, attempt) })
+}
+
+// StageStart is StageStart inside the transaction (which also queues what
+// the start causes, such as run.started webhooks).
+func (t *Tx) StageStart(ctx context.Context, runID int64, stage lifeboat.StageName, attempt int) error {
+	if _, err := t.tx.Exec(ctx, `UPDATE run_stages SET status = 'running', attempt = $3, started_at = now(),
+		finished_at = NULL, error = '' WHERE run_id = $1 AND stage = $2 AND status IN ('pending', 'running')`,
+		runID, string(stage), attempt); err != nil {
+		return fmt.Errorf("start stage %s of run %d: %w", stage, runID, err)
+	}
+	_, err := t.tx.Exec(ctx, `UPDATE runs SET status = 'running', started_at = coalesce(started_at, now())
+		WHERE id = $1 AND status = 'queued'`, runID)
+	return err
 }
 
 // StageSucceed records a stage's success and its metrics.

@@ -1,0 +1,253 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/lifeboat-dev/lifeboat"
+	"github.com/lifeboat-dev/lifeboat/internal/notify"
+	"github.com/lifeboat-dev/lifeboat/internal/store"
+)
+
+// Outbound webhooks of runs. Each (run, event, webhook notifier) is one
+// webhook_deliveries row, written with its job in the transaction of the
+// stage result that causes the event: run.started with the backup stage's
+// start, run.succeeded/failed/canceled with the report's result. The job
+// sends the stored payload, signed afresh, and records every attempt. The
+// watchdog's target.* events keep their own outbox (watchdog.go).
+
+// QueueWebhooks is the queue of webhook deliveries: apart from the stages,
+// so an event is not held behind an hour-long restore, and from the
+// maintenance queue, so a slow receiver (each attempt may take the HTTP
+// client's whole timeout) never delays a schedule tick.
+const QueueWebhooks = "webhooks"
+
+// webhookWorkers bounds concurrent deliveries per process. Each holds a
+// database connection (the row's lock) across its request.
+const webhookWorkers = 2
+
+// DeliveryMaxAttempts bounds one delivery job's attempts (River's); with
+// the default backoff of 10s·n² the last is about 23 minutes after the
+// first. A redelivery starts a new job with attempts of its own.
+const DeliveryMaxAttempts = 8
+
+// deliveryTimeout bounds one attempt's job; the HTTP client's own timeout
+// (10 s) is shorter.
+const deliveryTimeout = time.Minute
+
+// DeliveryArgs is the job of one webhook delivery; the row holds the rest.
+type DeliveryArgs struct {
+	DeliveryID int64 `json:"delivery_id"`
+}
+
+func (DeliveryArgs) Kind() string { return "lifeboat.webhook_delivery" }
+
+// InsertOpts: no uniqueness by args, since a redelivery is a second job
+// for the same row; the row's unique (run, event, notifier) and its owning
+// job id keep the sending single.
+func (DeliveryArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueWebhooks, MaxAttempts: DeliveryMaxAttempts}
+}
+
+type deliveryWorker struct {
+	river.WorkerDefaults[DeliveryArgs]
+	r *Runner
+}
+
+func (w *deliveryWorker) Timeout(*river.Job[DeliveryArgs]) time.Duration { return deliveryTimeout }
+
+func (w *deliveryWorker) NextRetry(job *river.Job[DeliveryArgs]) time.Time {
+	return time.Now().Add(w.r.deps.Backoff(job.Attempt))
+}
+
+func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs]) error {
+	return w.r.deliver(ctx, job.Args.DeliveryID, job.ID, job.Attempt, job.MaxAttempts,
+		func(ctx context.Context, tx *store.Tx) error {
+			_, err := river.JobCompleteTx[*riverpgxv5.Driver, pgx.Tx](ctx, tx.PgxTx(), job)
+			return err
+		})
+}
+
+// deliveredByJob says whether s's run events go through deliveries rather
+// than being sent inline by the report stage.
+func deliveredByJob(s notify.Sender) bool {
+	_, ok := s.(*notify.Webhook)
+	return ok
+}
+
+// deliver makes one attempt at delivery id as job jobID, all in one
+// transaction that holds the row's lock across the request: a second run
+// of the job (rescued while the first still runs, or after it) waits, then
+// finds the delivery done and sends nothing. Success is recorded in the
+// transaction that completes the job (complete), so a recorded success and
+// a finished job are one fact. A failed attempt is recorded and returned
+// for River to retry, or, permanent or last, recorded as given up.
+//
+// A job that does not own the row (superseded by a redelivery), or finds
+// it delivered or given up, completes without sending.
+func (r *Runner) deliver(ctx context.Context, id, jobID int64, attempt, maxAttempts int,
+	complete func(context.Context, *store.Tx) error) error {
+	var result error
+	// The attempt is recorded even when a shutdown cancels the request.
+	dbctx := context.WithoutCancel(ctx)
+	err := r.deps.Store.InTx(dbctx, func(tx *store.Tx) error {
+		result = nil
+		d, owner, err := tx.DeliveryLock(dbctx, id)
+		if errors.Is(err, lifeboat.ErrNotFound) {
+			return complete(dbctx, tx) // its run was deleted
+		}
+		if err != nil {
+			return err
+		}
+		if d.Status != lifeboat.DeliveryPending || owner != jobID {
+			return complete(dbctx, tx)
+		}
+		hook, ok := r.deps.Senders[d.Notifier].(*notify.Webhook)
+		if !ok {
+			gone := fmt.Errorf("notifier %q is no longer configured as a webhook", d.Notifier)
+			result = river.JobCancel(gone)
+			return tx.DeliveryAttemptFailed(dbctx, id, 0, gone.Error(), nil, time.Now())
+		}
+		code, sendErr := hook.Deliver(ctx, d.MessageID, d.Payload)
+		now := time.Now()
+		if sendErr == nil {
+			if err := tx.DeliveryDelivered(dbctx, id, code, now); err != nil {
+				return err
+			}
+			return complete(dbctx, tx)
+		}
+		var next *time.Time
+		switch {
+		case lifeboat.IsPermanent(sendErr):
+			// A 4xx (but 408/425/429), a redirect or a refused address:
+			// retrying cannot help.
+			result = river.JobCancel(sendErr)
+		case errors.Is(ctx.Err(), context.Canceled):
+			// Shutdown: tried again after restart without using up an attempt.
+			at := now.Add(5 * time.Second)
+			next, result = &at, river.JobSnooze(5*time.Second)
+		case attempt >= maxAttempts:
+			result = sendErr
+		default:
+			at := now.Add(r.deps.Backoff(attempt))
+			next, result = &at, sendErr
+		}
+		return tx.DeliveryAttemptFailed(dbctx, id, code, sendErr.Error(), next, now)
+	})
+	if err != nil {
+		return fmt.Errorf("delivery %d: %w", id, err)
+	}
+	return result
+}
+
+// enqueueDeliveriesTx queues ev to each webhook notifier of its run's
+// target, with one job per new row, in tx. A row already there for (run,
+// event, notifier) stays as it is and gets no second job.
+func (r *Runner) enqueueDeliveriesTx(ctx context.Context, tx *store.Tx, ev notify.Event) error {
+	t, ok := r.deps.Config.Target(ev.Run.Target)
+	if !ok {
+		return nil
+	}
+	var body []byte
+	for _, name := range t.Notify {
+		hook, ok := r.deps.Senders[name].(*notify.Webhook)
+		if !ok || !hook.Accepts(ev.Kind) {
+			continue
+		}
+		if body == nil {
+			var err error
+			if body, err = notify.Payload(ev); err != nil {
+				return fmt.Errorf("%s of run %d: %w", ev.Kind, ev.Run.ID, err)
+			}
+		}
+		id, created, err := tx.DeliveryCreate(ctx, store.NewDelivery{RunID: ev.Run.ID, Notifier: name,
+			Event: string(ev.Kind), MessageID: notify.MessageID(ev), Payload: body})
+		if err != nil || !created {
+			return err
+		}
+		res, err := r.client.InsertTx(ctx, tx.PgxTx(), DeliveryArgs{DeliveryID: id}, nil)
+		if err != nil {
+			return fmt.Errorf("enqueue delivery %d: %w", id, err)
+		}
+		if err := tx.DeliveryOwn(ctx, id, res.Job.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// hasWebhooks says whether any notifier of target is a webhook.
+func (r *Runner) hasWebhooks(target string) bool {
+	t, ok := r.deps.Config.Target(target)
+	if !ok {
+		return false
+	}
+	for _, name := range t.Notify {
+		if deliveredByJob(r.deps.Senders[name]) {
+			return true
+		}
+	}
+	return false
+}
+
+// stageStart marks a stage running. The backup stage's start also queues
+// run.started to the target's webhooks in the same transaction; its
+// retries meet the first attempt's rows, so the event is queued once.
+func (r *Runner) stageStart(ctx context.Context, run lifeboat.Run, stage lifeboat.StageName, attempt int) error {
+	if stage != lifeboat.StageBackup || !r.hasWebhooks(run.Target) {
+		return r.deps.Store.StageStart(ctx, run.ID, stage, attempt)
+	}
+	return r.deps.Store.InTx(ctx, func(tx *store.Tx) error {
+		if err := tx.StageStart(ctx, run.ID, stage, attempt); err != nil {
+			return err
+		}
+		started, err := tx.RunGet(ctx, run.ID)
+		if err != nil {
+			return err
+		}
+		return r.enqueueDeliveriesTx(ctx, tx, notify.NewStartedEvent(started, r.runURL(run.ID), r.deps.Now()))
+	})
+}
+
+// enqueueRunEndTx queues the finished run's event (run.succeeded,
+// run.failed or run.canceled) to its webhooks, in the report's transaction.
+func (r *Runner) enqueueRunEndTx(ctx context.Context, tx *store.Tx, run lifeboat.Run) error {
+	if !r.hasWebhooks(run.Target) {
+		return nil
+	}
+	return r.enqueueDeliveriesTx(ctx, tx, notify.NewEvent(run, r.runURL(run.ID), r.deps.Now()))
+}
+
+// Redeliver queues delivery id again as a new job: it becomes pending (its
+// attempt count and last answer kept) and is sent with the same webhook-id
+// and body, signed afresh. A job still retrying it is superseded and sends
+// nothing more. An unknown id is ENOTFOUND; a notifier no longer configured
+// as a webhook is ECONFLICT.
+func (r *Runner) Redeliver(ctx context.Context, id int64) (lifeboat.Delivery, error) {
+	var d lifeboat.Delivery
+	err := r.deps.Store.InTx(ctx, func(tx *store.Tx) error {
+		cur, _, err := tx.DeliveryLock(ctx, id)
+		if errors.Is(err, lifeboat.ErrNotFound) {
+			return &lifeboat.Error{Code: lifeboat.ENOTFOUND, Message: fmt.Sprintf("delivery %d not found", id)}
+		}
+		if err != nil {
+			return err
+		}
+		if !deliveredByJob(r.deps.Senders[cur.Notifier]) {
+			return lifeboat.Errorf(lifeboat.ECONFLICT, "delivery %d: notifier %q is no longer configured as a webhook", id, cur.Notifier)
+		}
+		res, err := r.client.InsertTx(ctx, tx.PgxTx(), DeliveryArgs{DeliveryID: id}, nil)
+		if err != nil {
+			return fmt.Errorf("enqueue redelivery %d: %w", id, err)
+		}
+		d, err = tx.DeliveryRequeue(ctx, id, res.Job.ID, time.Now())
+		return err
+	})
+	return d, err
+}
