@@ -53,14 +53,14 @@ func FormatDuration(d time.Duration) string {
 	switch {
 	case d < time.Second:
 		return strconv.FormatInt(d.Milliseconds(), 10) + " ms"
-	case d < 10*time.Second:
+	case d < 9950*time.Millisecond: // shown as 9.9 s at most
 		return strconv.FormatFloat(math.Round(d.Seconds()*10)/10, 'f', 1, 64) + " s"
-	case d < time.Minute:
+	case d.Round(time.Second) < time.Minute:
 		return strconv.Itoa(int(d.Round(time.Second).Seconds())) + " s"
-	case d < time.Hour:
+	case d.Round(time.Second) < time.Hour:
 		d = d.Round(time.Second)
 		return twoUnits(int(d/time.Minute), "min", int(d%time.Minute/time.Second), "s")
-	case d < 24*time.Hour:
+	case d.Round(time.Minute) < 24*time.Hour:
 		d = d.Round(time.Minute)
 		return twoUnits(int(d/time.Hour), "h", int(d%time.Hour/time.Minute), "min")
 	}

@@ -53,7 +53,10 @@ func ScheduleWords(spec string) string {
 		if days == "every day" {
 			return when + months
 		}
-		return when + ", " + strings.TrimPrefix(days, "every ") + months
+		if rest, ok := strings.CutPrefix(days, "every "); ok {
+			return when + " on " + rest + months
+		}
+		return when + " " + days + months
 	}
 	return days + months + " " + when
 }
