@@ -31,6 +31,7 @@ var allowedImports = map[string][]string{
 	"internal/views":     {""},
 	"internal/schedule":  {},
 	"internal/retention": {""},
+	"internal/auth":      {""},
 	"internal/config":    {"", "internal/verify", "internal/schedule"},
 	"internal/store":     {"", "migrations"},
 	"internal/pipeline":  {"", "internal/pgtool", "internal/blob", "internal/crypt", "internal/verify", "internal/notify"},

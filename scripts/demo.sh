@@ -230,6 +230,16 @@ lb_port_free "${LISTEN##*:}" ||
 lb_log "bin/lifeboat migrate"
 bin/lifeboat migrate --config "$CONFIG"
 
+# A fresh API token for the demo at every start (the secret is shown once,
+# so it is kept in a file only this user can read).
+TOKEN_FILE="$S/api-token"
+bin/lifeboat token revoke --config "$CONFIG" --name demo >/dev/null 2>&1 || true
+(
+	umask 077
+	bin/lifeboat token create --config "$CONFIG" --name demo >"$TOKEN_FILE" 2>/dev/null
+) || lb_die "could not create the demo API token"
+LIFEBOAT_API_TOKEN="$(cat "$TOKEN_FILE")"
+
 lb_log "starting bin/lifeboat serve on $BASE_URL (log: $LOGS/lifeboat.log)"
 setsid bin/lifeboat serve --config "$CONFIG" </dev/null >>"$LOGS/lifeboat.log" 2>&1 &
 echo $! >"$LB_PID"
@@ -270,8 +280,9 @@ jq -r '.checks[]? | "  \(if .passed then "pass" else "FAIL" end)  \(.name): expe
 echo "artifact:"
 jq -r 'if .artifact then .artifact | "  key:    \(.key)\n  stored: \(.stored_bytes) bytes (raw \(.raw_bytes // "?"))\n  sha256: \(.sha256)" else "  (none)" end' <<<"$run"
 echo
-echo "API:      curl $BASE_URL/api/v1/runs/$id"
-echo "logs:     curl $BASE_URL/api/v1/runs/$id/logs   ($LOGS/lifeboat.log)"
+echo "token:    $TOKEN_FILE (lifeboat token create --config $CONFIG --name NAME makes more)"
+echo "API:      curl -H \"Authorization: Bearer \$(cat $TOKEN_FILE)\" $BASE_URL/api/v1/runs/$id"
+echo "logs:     curl -H \"Authorization: Bearer \$(cat $TOKEN_FILE)\" $BASE_URL/api/v1/runs/$id/logs   ($LOGS/lifeboat.log)"
 echo "psql:     set -a; . $ENV_FILE; set +a; psql \"\$DEMO_SHOP_DATABASE_URL\""
 echo "stop:     make demo-stop"
 [ "$status" = succeeded ]

@@ -5,6 +5,7 @@
 //	lifeboat migrate [--config FILE]                   apply lifeboat's and River's migrations
 //	lifeboat run     --config FILE --target NAME       one whole run in the foreground
 //	lifeboat restore --config FILE --object KEY --into DATABASE_URL [--storage NAME]
+//	lifeboat token   create --name NAME | list | revoke (--id N | --name NAME)
 package main
 
 import (
@@ -34,6 +35,8 @@ commands:
   run      --config FILE --target NAME                      one whole run in the foreground; exit 0 only if verified
   restore  --config FILE --object KEY --into DATABASE_URL [--storage NAME]
                                                             disaster recovery from a stored backup and its manifest
+  token    create --name NAME | list | revoke (--id N | --name NAME)   [--config FILE]
+                                                            API tokens (create prints the token, once)
 environment: LIFEBOAT_CONFIG, LIFEBOAT_DATABASE_URL, LIFEBOAT_LISTEN (default 127.0.0.1:8080)`
 
 // run is the whole program; end-to-end tests call it as is.
@@ -54,6 +57,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdRun(ctx, rest, getenv, stdout, stderr)
 	case "restore":
 		return cmdRestore(ctx, rest, getenv, stdout, stderr)
+	case "token":
+		return cmdToken(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

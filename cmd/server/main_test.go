@@ -336,6 +336,11 @@ func TestDisasterRecoveryRestore(t *testing.T) {
 	r := f.run(t, "restore", "--config", drCfg, "--object", key, "--into", into)
 	require.Error(t, r.err)
 	require.Contains(t, r.err.Error(), "not empty")
+	// --clean restores over it: the backup's objects are dropped and recreated.
+	testenv.Exec(t, into, "DELETE FROM notes WHERE id > 100")
+	out = f.mustRun(t, "restore", "--config", drCfg, "--object", key, "--into", into, "--clean")
+	require.Contains(t, out, "restored "+key)
+	require.EqualValues(t, 40000, testenv.QueryInt(t, into, "SELECT count(*) FROM notes"))
 
 	// A corrupted object fails the checksum and restores nothing at all,
 	// whether pg_restore would run in parallel (the default) or not.
@@ -371,6 +376,29 @@ type served struct {
 	stdout, stderr *testenv.SyncBuffer
 	cancel         context.CancelFunc // stops it, like SIGTERM
 	done           chan error         // what run returned
+	// client sends a token made with `lifeboat token create`.
+	client *http.Client
+	token  string
+}
+
+// tokenClient creates a token with the CLI and returns a client that sends it.
+func tokenClient(t *testing.T, f *fixture, cfg string) (*http.Client, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"token", "create", "--config", cfg, "--name", "test " + t.Name()},
+		f.getenv, &stdout, &stderr), stderr.String())
+	token := strings.TrimSpace(stdout.String())
+	require.Regexp(t, `^lbt_[a-z2-7]{8}_[a-z2-7]{52}$`, token)
+	return &http.Client{Timeout: 10 * time.Second, Transport: bearerTransport(token)}, token
+}
+
+// bearerTransport adds the token to every request.
+type bearerTransport string
+
+func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+string(b))
+	return http.DefaultTransport.RoundTrip(r)
 }
 
 // startServe runs `serve --config cfg` on a free port and waits until it
@@ -380,6 +408,7 @@ func startServe(t *testing.T, f *fixture, cfg string) *served {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	s := &served{stdout: &testenv.SyncBuffer{}, stderr: &testenv.SyncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	s.client, s.token = tokenClient(t, f, cfg)
 	go func() {
 		s.done <- run(ctx, []string{"serve", "--config", cfg, "--listen", "127.0.0.1:0"}, f.getenv, s.stdout, s.stderr)
 	}()
@@ -410,7 +439,7 @@ func TestServeRunsAndShutsDownGracefully(t *testing.T) {
 	srv := startServe(t, f, cfg)
 	base, stdout, stderr, cancel, done := srv.base, srv.stdout, srv.stderr, srv.cancel, srv.done
 
-	client := &http.Client{Timeout: 10 * time.Second}
+	client := srv.client
 	resp, err := client.Post(base+"/api/v1/targets/app/runs", "application/json", nil)
 	require.NoError(t, err)
 	body := readAll(t, resp)
@@ -465,7 +494,47 @@ func TestServeRunsAndShutsDownGracefully(t *testing.T) {
 		"GET run": string(runBody), "GET logs": string(logBody),
 	} {
 		requireNoSecret(t, where, text, f.sourcePass)
+		requireNoSecret(t, where, text, srv.token)
 	}
+}
+
+func TestTokenCommands(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cfg := f.writeConfig(t, "lifeboat.yaml", f.config(t, f.stateURL, defaultChecks))
+	f.migrate(t, cfg)
+	srv := startServe(t, f, cfg)
+	lb := func(args ...string) (string, error) {
+		var stdout, stderr bytes.Buffer
+		err := run(context.Background(), append(args, "--config", cfg), f.getenv, &stdout, &stderr)
+		return stdout.String() + stderr.String(), err
+	}
+
+	resp, err := srv.client.Get(srv.base + "/api/v1/runs")
+	require.NoError(t, err)
+	readAll(t, resp)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "the CLI's token works")
+
+	out, err := lb("token", "list")
+	require.NoError(t, err)
+	require.Contains(t, out, "test TestTokenCommands")
+	require.Contains(t, out, srv.token[:len("lbt_")+8], "the list shows the public hint")
+	requireNoSecret(t, "token list", out, srv.token)
+
+	_, err = lb("token", "create", "--name", "test TestTokenCommands")
+	require.ErrorContains(t, err, "name:", "a second live token with one name")
+	_, err = lb("token", "revoke")
+	require.ErrorContains(t, err, "exactly one of --id or --name")
+
+	out, err = lb("token", "revoke", "--name", "test TestTokenCommands")
+	require.NoError(t, err)
+	require.Contains(t, out, "revoked")
+	resp, err = srv.client.Get(srv.base + "/api/v1/runs")
+	require.NoError(t, err)
+	body := readAll(t, resp)
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "revoked at once: %s", body)
+	_, err = lb("token", "revoke", "--name", "test TestTokenCommands")
+	require.ErrorContains(t, err, "no live token")
 }
 
 // requireNoSecret fails when text holds secret, without printing either.

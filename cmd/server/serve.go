@@ -12,6 +12,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/internal/api"
+	"github.com/lifeboat-dev/lifeboat/internal/auth"
 	"github.com/lifeboat-dev/lifeboat/internal/jobs"
 	"github.com/lifeboat-dev/lifeboat/internal/views"
 )
@@ -62,7 +63,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 
 	addr := firstNonEmpty(*listen, getenv("LIFEBOAT_LISTEN"), cfg.Listen, "127.0.0.1:8080")
-	srv := &api.Server{Runs: a.runner, Sched: a.runner, Hooks: a.runner, Retention: a.runner, Reader: a.store, DB: a.store.Pool(), Spec: lifeboat.OpenAPI, Logger: log}
+	srv := &api.Server{Runs: a.runner, Sched: a.runner, Hooks: a.runner, Retention: a.runner, Reader: a.store, DB: a.store.Pool(), Spec: lifeboat.OpenAPI, Logger: log,
+		Tokens: auth.New(a.store)}
+	srv.Deliveries = a.runner
 	var targetNames, notifierNames []string
 	for _, t := range cfg.Targets {
 		srv.Targets = append(srv.Targets, views.HomeTarget{Name: t.Name, Storage: t.Storage, Schedule: t.Schedule})

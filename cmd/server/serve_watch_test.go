@@ -26,7 +26,7 @@ func TestServeWatching(t *testing.T) {
 	srv := startServe(t, f, cfg)
 	base, stderr, cancel, done := srv.base, srv.stderr, srv.cancel, srv.done
 	ctx := t.Context()
-	client := &http.Client{}
+	client := &http.Client{Transport: srv.client.Transport}
 
 	resp, err := client.Get(base + "/readyz")
 	require.NoError(t, err)

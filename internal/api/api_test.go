@@ -69,8 +69,7 @@ targets:
 	require.NoError(t, err)
 
 	s := &api.Server{Runs: runner, Sched: runner, Reader: st, DB: pool, Spec: lifeboat.OpenAPI, Logger: log}
-	srv := httptest.NewServer(s.Routes())
-	t.Cleanup(srv.Close)
+	srv, _ := serveAPI(t, s, st)
 	return &testBundle{runner: runner, srv: srv}
 }
 

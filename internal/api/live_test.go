@@ -121,11 +121,8 @@ targets:
 	b.server = &api.Server{Runs: b.runner, Sched: b.runner, Reader: b.store, DB: pool, Spec: lifeboat.OpenAPI, Logger: log,
 		Watcher: b.listener, Feed: b.feed, StreamHeartbeat: o.heartbeat, Migrations: b.store, Workers: b.runner,
 		Metrics: api.NewMetrics(b.store, []string{"app", "broken"}, []string{"chat"}, log)}
-	b.srv = httptest.NewServer(b.server.Routes())
-	t.Cleanup(func() {
-		b.stopListening() // ends the live tails, as at shutdown
-		b.srv.Close()
-	})
+	b.srv, _ = serveAPI(t, b.server, b.store)
+	t.Cleanup(b.stopListening) // before the server closes: ends the live tails, as at shutdown
 	// Listening before any tail subscribes: the wake every (re)connection
 	// sends would otherwise count as a read in the no-polling checks.
 	require.Eventually(t, b.listener.Listening, 10*time.Second, 10*time.Millisecond)

@@ -12,7 +12,12 @@ import (
 	"github.com/lifeboat-dev/lifeboat"
 )
 
-const codeMethodNotAllowed = "method_not_allowed"
+// Codes only HTTP has.
+const (
+	codeMethodNotAllowed = "method_not_allowed"
+	codeTooManyRequests  = "too_many_requests"
+	codeTooLarge         = "body_too_large"
+)
 
 // statusOf maps error codes to HTTP statuses: the one place that does.
 func statusOf(code string) int {
@@ -27,6 +32,10 @@ func statusOf(code string) int {
 		return http.StatusUnauthorized
 	case codeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
+	case codeTooManyRequests:
+		return http.StatusTooManyRequests
+	case codeTooLarge:
+		return http.StatusRequestEntityTooLarge
 	}
 	return http.StatusInternalServerError
 }

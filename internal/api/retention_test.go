@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -34,8 +33,7 @@ func TestRetentionDryRun(t *testing.T) {
 	p := &planner{target: "app", plan: map[string]any{"target": "app", "backups": []any{
 		map[string]any{"run_id": 7, "key": "app/2026/11/24/7.dump.zst.age", "keep": true, "reasons": []any{"newest verified"}}}}}
 	s := &api.Server{Retention: p, Logger: slog.New(slog.DiscardHandler)}
-	srv := httptest.NewServer(s.Routes())
-	t.Cleanup(srv.Close)
+	srv, _ := serveAPI(t, s, stateStore(t))
 	b := &testBundle{srv: srv}
 
 	var got map[string]any

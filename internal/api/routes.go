@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -61,6 +62,8 @@ type Server struct {
 	Retention RetentionPlanner
 	// Hooks starts runs from signed inbound requests (jobs.Runner).
 	Hooks HookTrigger
+	// Deliveries lists and redelivers outbound webhooks (jobs.Runner).
+	Deliveries DeliveryService
 
 	// Watcher and Feed serve the live log tail (logs_stream.go); a
 	// heartbeat comment goes out every StreamHeartbeat (default 15 s).
@@ -73,13 +76,21 @@ type Server struct {
 	Workers    WorkerState
 	// Metrics serves /metrics (NewMetrics); nil: 404.
 	Metrics http.Handler
+	// Tokens checks the bearer token every /api/v1 request needs
+	// (auth.Tokens); nil refuses them all.
+	Tokens TokenService
+
+	failuresOnce sync.Once
+	failures     *failureLimiter
 }
 
 // Routes returns every route: the operations openapi.yaml defines, through
 // the strict server generated from it (openapi.gen.go), and the pages.
 func (s *Server) Routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, middleware.RealIP, s.logRequests, middleware.Recoverer)
+	// No middleware.RealIP: forwarded headers are anyone's to set, and the
+	// failed-auth limit counts by peer address.
+	r.Use(middleware.RequestID, s.logRequests, middleware.Recoverer, s.authenticate, s.readBody)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, &lifeboat.Error{Code: lifeboat.ENOTFOUND, Message: "no such route: " + r.URL.Path})
 	})
@@ -88,7 +99,7 @@ func (s *Server) Routes() http.Handler {
 	})
 
 	r.Get("/", s.handleHome)
-	strict := NewStrictHandlerWithOptions(s, []StrictMiddlewareFunc{s.checkQuery, withRequest},
+	strict := NewStrictHandlerWithOptions(s, []StrictMiddlewareFunc{s.checkQuery, strictBody, withRequest},
 		StrictHTTPServerOptions{RequestErrorHandlerFunc: s.requestError, ResponseErrorHandlerFunc: s.problem})
 	return HandlerWithOptions(strict, ChiServerOptions{BaseRouter: r, ErrorHandlerFunc: s.requestError})
 }

@@ -110,8 +110,7 @@ targets:
 	require.NoError(t, err)
 
 	s := &api.Server{Runs: runner, Sched: runner, Reader: b.store, DB: pool, Spec: lifeboat.OpenAPI, Logger: log}
-	srv := httptest.NewServer(s.Routes())
-	t.Cleanup(srv.Close)
+	srv, _ := serveAPI(t, s, b.store)
 	b.testBundle = &testBundle{runner: runner, srv: srv}
 	return b
 }

@@ -86,7 +86,7 @@ func (s *Server) requestError(w http.ResponseWriter, r *http.Request, err error)
 	case errors.As(err, &many):
 		err = lifeboat.Errorf(lifeboat.EINVALID, "%s: given %d times, expected once", many.ParamName, many.Count)
 	default: // the strict server's body decoding
-		err = lifeboat.Errorf(lifeboat.EINVALID, "body: %v", unwrapAll(err))
+		err = bodyError(unwrapAll(err))
 	}
 	s.problem(w, r, err)
 }

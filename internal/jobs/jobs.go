@@ -100,6 +100,7 @@ func New(deps Deps, opts Options) (*Runner, error) {
 	river.AddWorker(workers, &stageWorker[RestoreArgs]{r: r, stage: lifeboat.StageRestore, do: r.restore})
 	river.AddWorker(workers, &stageWorker[VerifyArgs]{r: r, stage: lifeboat.StageVerify, do: r.verify})
 	river.AddWorker(workers, &stageWorker[ReportArgs]{r: r, stage: lifeboat.StageReport, do: r.report})
+	river.AddWorker(workers, &restoreIntoWorker{r: r}) // disaster recovery (restores.go)
 	river.AddWorker(workers, &deliveryWorker{r: r})
 	cfg := &river.Config{Workers: workers, Logger: deps.Logger.With("component", "river")}
 	if opts.Workers > 0 {

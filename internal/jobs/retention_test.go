@@ -18,6 +18,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/internal/api"
+	"github.com/lifeboat-dev/lifeboat/internal/auth"
 	"github.com/lifeboat-dev/lifeboat/internal/blob"
 	"github.com/lifeboat-dev/lifeboat/internal/retention"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
@@ -389,10 +390,16 @@ func TestRetentionDryRunOverHTTP(t *testing.T) {
 	b.place(t, fs)
 	before := b.stored(t)
 
-	s := &api.Server{Retention: b.runner, Logger: slog.New(slog.DiscardHandler)}
+	tokens := auth.New(b.store)
+	_, token, err := tokens.Create(context.Background(), "test")
+	require.NoError(t, err)
+	s := &api.Server{Retention: b.runner, Tokens: tokens, Logger: slog.New(slog.DiscardHandler)}
 	srv := httptest.NewServer(s.Routes())
 	t.Cleanup(srv.Close)
-	resp, err := srv.Client().Get(srv.URL + "/api/v1/targets/app/retention")
+	req, err := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/targets/app/retention", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := srv.Client().Do(req)
 	require.NoError(t, err)
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, resp.Body.Close())
@@ -445,7 +452,10 @@ func TestRetentionDryRunOverHTTP(t *testing.T) {
 	require.Equal(t, before, b.stored(t), "a dry run deletes nothing")
 	require.Empty(t, b.pruned(t), "a dry run marks nothing")
 
-	resp, err = srv.Client().Get(srv.URL + "/api/v1/targets/nope/retention")
+	req, err = http.NewRequest(http.MethodGet, srv.URL+"/api/v1/targets/nope/retention", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err = srv.Client().Do(req)
 	require.NoError(t, err)
 	body, err = io.ReadAll(resp.Body)
 	require.NoError(t, resp.Body.Close())

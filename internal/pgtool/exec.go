@@ -142,7 +142,10 @@ type RestoreOptions struct {
 	File string    // a seekable dump file (needed for Jobs > 1)...
 	In   io.Reader // ...or a stream
 	Jobs int
-	Log  *slog.Logger
+	// Clean drops each object of the dump before recreating it
+	// (--clean --if-exists): restoring over a database that has them.
+	Clean bool
+	Log   *slog.Logger
 }
 
 // Restore runs pg_restore with --exit-on-error: a restore with errors is a
@@ -154,6 +157,9 @@ func Restore(ctx context.Context, o RestoreOptions) error {
 		return err
 	}
 	args := []string{"--no-owner", "--no-privileges", "--exit-on-error", "--no-password", "--dbname=" + dbname}
+	if o.Clean {
+		args = append(args, "--clean", "--if-exists")
+	}
 	if o.Jobs > 1 && o.File != "" {
 		args = append(args, "--jobs="+strconv.Itoa(o.Jobs))
 	}

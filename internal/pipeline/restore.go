@@ -31,6 +31,7 @@ type RestoreInput struct {
 	// (re)created first on the same server.
 	IntoURL        string
 	CreateDatabase bool
+	Clean          bool   // pg_restore --clean --if-exists (restoring over existing objects)
 	Jobs           int    // pg_restore -j; > 1 spools the dump to SpoolDir
 	SpoolDir       string // "" = os.TempDir()
 	// CheckFirst spools and checks the whole object before pg_restore starts
@@ -110,7 +111,7 @@ func Restore(ctx context.Context, in RestoreInput) (RestoreResult, error) {
 
 	jobs := max(in.Jobs, 1)
 	res.Metrics = RestoreMetrics{StoredBytes: m.StoredBytes, RawBytes: m.RawBytes, Jobs: jobs, PgRestoreVersion: bin.Version}
-	opts := pgtool.RestoreOptions{Bin: bin, URL: in.IntoURL, Jobs: jobs, Log: log}
+	opts := pgtool.RestoreOptions{Bin: bin, URL: in.IntoURL, Jobs: jobs, Clean: in.Clean, Log: log}
 	if jobs > 1 || in.CheckFirst {
 		spool, err := os.CreateTemp(in.SpoolDir, "lifeboat-restore-*.dump")
 		if err != nil {
