@@ -47,6 +47,11 @@ func TestGuardRefusesInternalAddresses(t *testing.T) {
 		"http://100.64.0.1:9/":                     "outbound address 100.64.0.1 refused: private",
 		"http://0.0.0.0:9/":                        "outbound address 0.0.0.0 refused: unspecified",
 		"http://[::ffff:127.0.0.1]:9/":             "127.0.0.1 refused: loopback",
+		"http://[::1]:9/":                          "outbound address ::1 refused: loopback",
+		"http://127.0.0.1:9/":                      "outbound address 127.0.0.1 refused: loopback",
+		"http://[fe80::1]:9/":                      "refused: link-local",
+		// a name that resolves to loopback: checked after resolution, at connect time
+		"http://localhost:9/": "refused: loopback",
 	}
 	client := notify.NewClient(nil, time.Second)
 	for url, want := range cases {
