@@ -69,6 +69,8 @@ const (
 	TriggerWebhook   Trigger = "webhook"
 	TriggerDashboard Trigger = "dashboard"
 	TriggerCLI       Trigger = "cli"
+	// TriggerRetry is a retry of a failed or canceled run (Run.RetryOf).
+	TriggerRetry Trigger = "retry"
 )
 
 // Run is one pass of the pipeline for one target.
@@ -93,6 +95,9 @@ type Run struct {
 	Stages      []Stage        `json:"stages"`
 	Checks      []CheckResult  `json:"checks"`
 	Versions    map[string]any `json:"versions,omitempty"`
+
+	// RetryOf is the failed or canceled run this run retries.
+	RetryOf *int64 `json:"retry_of,omitempty"`
 }
 
 // Duration is the wall time from creation to finish (or now, when unfinished).
@@ -121,6 +126,10 @@ type Artifact struct {
 	StoredBytes int64  `json:"stored_bytes"`
 	RawBytes    int64  `json:"raw_bytes"`
 	SHA256      string `json:"sha256"`
+	// ReusedFromRun is the run whose backup stage wrote the artifact, when
+	// it is not this run: a retry that skipped its backup and restored the
+	// earlier run's (its backup stage is "skipped").
+	ReusedFromRun int64 `json:"reused_from_run,omitempty"`
 	// PrunedAt is set once retention deleted the object, with the reason.
 	PrunedAt     *time.Time `json:"pruned_at,omitempty"`
 	PrunedReason string     `json:"pruned_reason,omitempty"`

@@ -6,7 +6,7 @@ import "time"
 var RunStatuses = []RunStatus{RunQueued, RunRunning, RunSucceeded, RunFailed, RunCanceled}
 
 // Triggers lists every trigger.
-var Triggers = []Trigger{TriggerSchedule, TriggerAPI, TriggerWebhook, TriggerDashboard, TriggerCLI}
+var Triggers = []Trigger{TriggerSchedule, TriggerAPI, TriggerWebhook, TriggerDashboard, TriggerCLI, TriggerRetry}
 
 // IdempotencyWindow is how long a run request's idempotency key keeps
 // returning the run it first created.

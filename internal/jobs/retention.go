@@ -123,12 +123,19 @@ func (r *Runner) Prune(ctx context.Context, target string, dryRun bool) ([]reten
 	}
 	log := r.deps.Logger.With("component", "retention", "target", target)
 	var errs []error
-	for _, d := range plan.decisions {
+	for i, d := range plan.decisions {
 		if d.Keep {
 			continue
 		}
 		reason := strings.Join(d.Reasons, "; ")
-		if err := r.pruneBackup(ctx, d, reason); err != nil {
+		err := r.pruneBackup(ctx, d, reason)
+		if lifeboat.ErrorCode(err) == lifeboat.ECONFLICT {
+			// A retry began to use it since the plan was made.
+			plan.decisions[i].Keep, plan.decisions[i].Reasons = true, []string{err.Error()}
+			log.Info("kept backup", "run_id", d.RunID, "storage", d.Storage, "key", d.Key, "reason", err.Error())
+			continue
+		}
+		if err != nil {
 			log.Error("prune failed", "run_id", d.RunID, "storage", d.Storage, "key", d.Key, "err", err)
 			errs = append(errs, err)
 			continue
@@ -147,6 +154,13 @@ func (r *Runner) pruneBackup(ctx context.Context, d retention.Decision, reason s
 	st, ok := r.deps.Stores[d.Storage]
 	if !ok {
 		return fmt.Errorf("prune %s: storage %q is not configured", d.Key, d.Storage)
+	}
+	if d.RunID != 0 {
+		// Refused (ECONFLICT) while a retry uses the backup; once marked,
+		// no retry will.
+		if err := r.deps.Store.ArtifactPruneBegin(ctx, d.RunID); err != nil {
+			return err
+		}
 	}
 	if err := st.Delete(ctx, d.Key); err != nil {
 		return fmt.Errorf("prune %s: %w", d.Key, err)

@@ -13,7 +13,7 @@ import (
 
 // StoredBackup is a run's artifact that retention has not pruned.
 type StoredBackup struct {
-	RunID     int64
+	RunID     int64 // the run that wrote it
 	Storage   string
 	Key       string
 	CreatedAt time.Time
@@ -22,7 +22,8 @@ type StoredBackup struct {
 
 // RetentionHistory is what retention reads of one target's history.
 type RetentionHistory struct {
-	// Backups are the runs whose artifact is not pruned, newest first.
+	// Backups are the artifacts not pruned, newest first, once each
+	// however many runs share them.
 	Backups []StoredBackup
 	// LatestRunFailed: of the runs that succeeded or failed (canceled ones
 	// say nothing about the pipeline), the last created failed.
@@ -37,9 +38,15 @@ type RetentionHistory struct {
 func (s *Store) RetentionHistory(ctx context.Context, target string) (RetentionHistory, error) {
 	var h RetentionHistory
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT id, storage, artifact_key, created_at, status FROM runs
-			WHERE target = $1 AND artifact_key IS NOT NULL AND pruned_at IS NULL
-			ORDER BY created_at DESC, id DESC`, target)
+		// One backup per object: a retry that reused an earlier run's
+		// backup shares its row's artifact. The backup is the run that
+		// wrote it (its id and creation time) with the most telling status
+		// of the runs sharing it: active keeps it, succeeded verifies it.
+		rows, err := tx.Query(ctx, `SELECT coalesce(artifact_from_run, id), storage, artifact_key, min(created_at),
+				(array_agg(status ORDER BY CASE status WHEN 'running' THEN 0 WHEN 'queued' THEN 1
+					WHEN 'succeeded' THEN 2 ELSE 3 END, id))[1]
+			FROM runs WHERE target = $1 AND artifact_key IS NOT NULL AND pruned_at IS NULL
+			GROUP BY 1, 2, 3 ORDER BY 4 DESC, 1 DESC`, target)
 		if err != nil {
 			return err
 		}
@@ -76,10 +83,11 @@ func (s *Store) RetentionHistory(ctx context.Context, target string) (RetentionH
 }
 
 // ArtifactPrune records that a run's artifact was deleted from storage, and
-// why. The first record stands: pruning twice changes nothing.
+// why, on the run and on the retries that shared it. The first record
+// stands: pruning twice changes nothing.
 func (s *Store) ArtifactPrune(ctx context.Context, runID int64, reason string) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE runs SET pruned_at = coalesce(pruned_at, now()),
-		pruned_reason = coalesce(pruned_reason, $2) WHERE id = $1`, runID, reason)
+		pruned_reason = coalesce(pruned_reason, $2) WHERE id = $1 OR artifact_from_run = $1`, runID, reason)
 	if err != nil {
 		return fmt.Errorf("prune artifact of run %d: %w", runID, err)
 	}

@@ -29,7 +29,8 @@ func (t *Tx) RunCreate(ctx context.Context, target string, trigger lifeboat.Trig
 }
 
 const runColumns = `id, target, trigger, status, error, created_at, started_at, finished_at,
-	storage, artifact_key, stored_bytes, raw_bytes, sha256, server_version, pg_dump_version, scheduled_for, missed_slots, pruned_at, pruned_reason`
+	storage, artifact_key, stored_bytes, raw_bytes, sha256, server_version, pg_dump_version, scheduled_for, missed_slots, pruned_at, pruned_reason,
+	retry_of, artifact_from_run`
 
 func scanRun(row pgx.Row) (lifeboat.Run, error) {
 	var (
@@ -38,9 +39,11 @@ func scanRun(row pgx.Row) (lifeboat.Run, error) {
 		stored, raw                        *int64
 		prunedAt                           *time.Time
 		prunedReason                       *string
+		artifactFrom                       *int64
 	)
 	err := row.Scan(&r.ID, &r.Target, &r.Trigger, &r.Status, &r.Error, &r.CreatedAt, &r.StartedAt, &r.FinishedAt,
-		&storage, &key, &stored, &raw, &sha, &srvVer, &dumpVer, &r.ScheduledFor, &r.MissedSlots, &prunedAt, &prunedReason)
+		&storage, &key, &stored, &raw, &sha, &srvVer, &dumpVer, &r.ScheduledFor, &r.MissedSlots, &prunedAt, &prunedReason,
+		&r.RetryOf, &artifactFrom)
 	if err != nil {
 		return r, interpretError(err)
 	}
@@ -49,7 +52,8 @@ func scanRun(row pgx.Row) (lifeboat.Run, error) {
 	}
 	if key != nil {
 		r.Artifact = &lifeboat.Artifact{Storage: deref(storage), Key: *key, StoredBytes: derefInt(stored),
-			RawBytes: derefInt(raw), SHA256: deref(sha), PrunedAt: prunedAt, PrunedReason: deref(prunedReason)}
+			RawBytes: derefInt(raw), SHA256: deref(sha), PrunedAt: prunedAt, PrunedReason: deref(prunedReason),
+			ReusedFromRun: derefInt(artifactFrom)}
 	}
 	if srvVer != nil || dumpVer != nil {
 		r.Versions = map[string]any{"server": deref(srvVer), "pg_dump": deref(dumpVer)}
