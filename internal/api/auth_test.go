@@ -1,15 +1,19 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -34,16 +38,24 @@ func serveAPI(t *testing.T, s *api.Server, st *store.Store) (*httptest.Server, s
 	_, secret, err := s.Tokens.Create(context.Background(), "test "+t.Name())
 	require.NoError(t, err)
 	srv := httptest.NewServer(s.Routes())
-	t.Cleanup(srv.Close)
 	c := srv.Client()
-	c.Transport = &bearer{token: secret, base: c.Transport}
+	rec := &bearer{token: secret, base: c.Transport}
+	c.Transport = rec
+	t.Cleanup(func() {
+		srv.Close()
+		rec.requireNoSecrets(t, secret)
+	})
 	return srv, secret
 }
 
-// bearer adds a token to requests that carry no Authorization header.
+// bearer adds a token to requests that carry no Authorization header and
+// keeps every response (headers and body as read) for requireNoSecrets.
 type bearer struct {
 	token string
 	base  http.RoundTripper
+
+	mu        sync.Mutex
+	responses []*bytes.Buffer
 }
 
 func (b *bearer) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -51,7 +63,54 @@ func (b *bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 		r = r.Clone(r.Context())
 		r.Header.Set("Authorization", "Bearer "+b.token)
 	}
-	return b.base.RoundTrip(r)
+	resp, err := b.base.RoundTrip(r)
+	if err != nil {
+		return resp, err
+	}
+	buf := &bytes.Buffer{}
+	_ = resp.Header.Write(buf)
+	b.mu.Lock()
+	b.responses = append(b.responses, buf)
+	b.mu.Unlock()
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.TeeReader(resp.Body, lockedWriter{&b.mu, buf}), resp.Body}
+	return resp, nil
+}
+
+type lockedWriter struct {
+	mu  *sync.Mutex
+	buf *bytes.Buffer
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+// requireNoSecrets fails when any response the test received holds a secret
+// the test environment configured: the database password, the S3 secret
+// key, an age identity or the API token.
+func (b *bearer) requireNoSecrets(t *testing.T, token string) {
+	t.Helper()
+	secrets := map[string]string{"API token": token, "age identity": "AGE-SECRET-KEY-",
+		"S3 secret key": os.Getenv("LIFEBOAT_TEST_S3_SECRET_KEY")}
+	if u, err := url.Parse(os.Getenv("LIFEBOAT_TEST_PG_URL")); err == nil {
+		if pass, ok := u.User.Password(); ok {
+			secrets["database password"] = pass
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, resp := range b.responses {
+		for what, secret := range secrets {
+			if secret != "" && bytes.Contains(resp.Bytes(), []byte(secret)) {
+				t.Errorf("response %d of %d contains the %s", i+1, len(b.responses), what)
+			}
+		}
+	}
 }
 
 // stateStore is a migrated state database for tests that need nothing else.
