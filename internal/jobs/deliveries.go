@@ -251,3 +251,9 @@ func (r *Runner) Redeliver(ctx context.Context, id int64) (lifeboat.Delivery, er
 	})
 	return d, err
 }
+
+// DeliveryList returns a run's webhook deliveries, oldest first (for the
+// API, which reaches jobs only).
+func (r *Runner) DeliveryList(ctx context.Context, runID int64) ([]lifeboat.Delivery, error) {
+	return r.deps.Store.DeliveryList(ctx, runID)
+}
