@@ -38,6 +38,20 @@ func (e ReadinessStatus) Valid() bool {
 // Artifact defines model for Artifact.
 type Artifact = lifeboat.Artifact
 
+// Backup The object one run stored. Lists leave out the manifest.
+type Backup = lifeboat.Backup
+
+// BackupDownload defines model for BackupDownload.
+type BackupDownload = lifeboat.BackupDownload
+
+// BackupList defines model for BackupList.
+type BackupList struct {
+	Backups []Backup `json:"backups"`
+
+	// NextCursor Pass as cursor for the next page; null on the last page.
+	NextCursor *string `json:"next_cursor"`
+}
+
 // CheckResult defines model for CheckResult.
 type CheckResult = lifeboat.CheckResult
 
@@ -47,6 +61,12 @@ type Delivery = lifeboat.Delivery
 // DeliveryList defines model for DeliveryList.
 type DeliveryList struct {
 	Deliveries []Delivery `json:"deliveries"`
+}
+
+// DownloadRequest defines model for DownloadRequest.
+type DownloadRequest struct {
+	// ExpiresIn Seconds the URL works.
+	ExpiresIn *int `json:"expires_in,omitempty"`
 }
 
 // LogLine defines model for LogLine.
@@ -87,6 +107,18 @@ type Readiness struct {
 
 // ReadinessStatus defines model for Readiness.Status.
 type ReadinessStatus string
+
+// Restore defines model for Restore.
+type Restore = lifeboat.Restore
+
+// RestoreRequest defines model for RestoreRequest.
+type RestoreRequest struct {
+	// Clean Restore into a database that is not empty
+	Clean *bool `json:"clean,omitempty"`
+
+	// DatabaseUrl postgres://user:password@host:port/database of an existing database.
+	DatabaseUrl *string `json:"database_url,omitempty"`
+}
 
 // RetentionPlan defines model for RetentionPlan.
 type RetentionPlan = retentionPlan
@@ -137,6 +169,9 @@ type TokenList struct {
 	Tokens []Token `json:"tokens"`
 }
 
+// BackupID defines model for BackupID.
+type BackupID = int64
+
 // RunID defines model for RunID.
 type RunID = int64
 
@@ -174,6 +209,16 @@ type GetRunLogsParams struct {
 	LastEventID *int64 `json:"Last-Event-ID,omitempty"`
 }
 
+// ListBackupsParams defines parameters for ListBackups.
+type ListBackupsParams struct {
+	// IncludePruned List backups retention deleted too (with pruned_at and pruned_reason).
+	IncludePruned *bool `form:"include_pruned,omitempty" json:"include_pruned,omitempty"`
+	Limit         *int  `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The previous page's next_cursor (opaque).
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
 // CreateRunParams defines parameters for CreateRun.
 type CreateRunParams struct {
 	// Queue Queue the run behind the target's active run instead of refusing.
@@ -192,17 +237,38 @@ type TriggerRunFromHookParams struct {
 	WebhookSignature string `json:"webhook-signature"`
 }
 
+// CreateBackupDownloadJSONRequestBody defines body for CreateBackupDownload for application/json ContentType.
+type CreateBackupDownloadJSONRequestBody = DownloadRequest
+
+// RestoreBackupJSONRequestBody defines body for RestoreBackup for application/json ContentType.
+type RestoreBackupJSONRequestBody = RestoreRequest
+
 // CreateTokenJSONRequestBody defines body for CreateToken for application/json ContentType.
 type CreateTokenJSONRequestBody = TokenCreate
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// GetDocs This reference, as a readable page.
+	// (GET /api/docs)
+	GetDocs(w http.ResponseWriter, r *http.Request)
 	// GetSpec This document.
 	// (GET /api/openapi.yaml)
 	GetSpec(w http.ResponseWriter, r *http.Request)
+	// GetBackup A backup with the manifest stored beside its object (versions, sizes, sha256, row counts, schema).
+	// (GET /api/v1/backups/{id})
+	GetBackup(w http.ResponseWriter, r *http.Request, id BackupID)
+	// CreateBackupDownload A short-lived URL that downloads the backup's stored object.
+	// (POST /api/v1/backups/{id}/download)
+	CreateBackupDownload(w http.ResponseWriter, r *http.Request, id BackupID)
+	// RestoreBackup Restore the backup into a database you name (disaster recovery), as a background job.
+	// (POST /api/v1/backups/{id}/restore)
+	RestoreBackup(w http.ResponseWriter, r *http.Request, id BackupID)
 	// RedeliverDelivery Send a webhook delivery again.
 	// (POST /api/v1/deliveries/{id}/redeliver)
 	RedeliverDelivery(w http.ResponseWriter, r *http.Request, id int64)
+	// GetRestore A disaster-recovery restore - its status, checks and last 200 log lines.
+	// (GET /api/v1/restores/{id})
+	GetRestore(w http.ResponseWriter, r *http.Request, id int64)
 	// ListRuns Runs, newest first, a page at a time.
 	// (GET /api/v1/runs)
 	ListRuns(w http.ResponseWriter, r *http.Request, params ListRunsParams)
@@ -218,6 +284,9 @@ type ServerInterface interface {
 	// GetRunLogs A page of the run's log lines, oldest first - or, with Accept text/event-stream, a live tail.
 	// (GET /api/v1/runs/{id}/logs)
 	GetRunLogs(w http.ResponseWriter, r *http.Request, id RunID, params GetRunLogsParams)
+	// ListBackups The target's stored backups, newest first, a page at a time.
+	// (GET /api/v1/targets/{name}/backups)
+	ListBackups(w http.ResponseWriter, r *http.Request, name TargetName, params ListBackupsParams)
 	// PauseTarget Stop the target's schedule (runs can still be started by hand).
 	// (POST /api/v1/targets/{name}/pause)
 	PauseTarget(w http.ResponseWriter, r *http.Request, name TargetName)
@@ -242,6 +311,9 @@ type ServerInterface interface {
 	// RevokeToken Revoke a token; requests with it are refused from now on.
 	// (DELETE /api/v1/tokens/{id})
 	RevokeToken(w http.ResponseWriter, r *http.Request, id int64)
+	// DownloadBackup A backup's stored object, through a URL from createBackupDownload (fs storage).
+	// (GET /downloads/{token})
+	DownloadBackup(w http.ResponseWriter, r *http.Request, token string)
 	// Healthz The process is up.
 	// (GET /healthz)
 	Healthz(w http.ResponseWriter, r *http.Request)
@@ -260,15 +332,45 @@ type ServerInterface interface {
 
 type Unimplemented struct{}
 
+// GetDocs This reference, as a readable page.
+// (GET /api/docs)
+func (_ Unimplemented) GetDocs(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // GetSpec This document.
 // (GET /api/openapi.yaml)
 func (_ Unimplemented) GetSpec(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// GetBackup A backup with the manifest stored beside its object (versions, sizes, sha256, row counts, schema).
+// (GET /api/v1/backups/{id})
+func (_ Unimplemented) GetBackup(w http.ResponseWriter, r *http.Request, id BackupID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// CreateBackupDownload A short-lived URL that downloads the backup's stored object.
+// (POST /api/v1/backups/{id}/download)
+func (_ Unimplemented) CreateBackupDownload(w http.ResponseWriter, r *http.Request, id BackupID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// RestoreBackup Restore the backup into a database you name (disaster recovery), as a background job.
+// (POST /api/v1/backups/{id}/restore)
+func (_ Unimplemented) RestoreBackup(w http.ResponseWriter, r *http.Request, id BackupID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // RedeliverDelivery Send a webhook delivery again.
 // (POST /api/v1/deliveries/{id}/redeliver)
 func (_ Unimplemented) RedeliverDelivery(w http.ResponseWriter, r *http.Request, id int64) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetRestore A disaster-recovery restore - its status, checks and last 200 log lines.
+// (GET /api/v1/restores/{id})
+func (_ Unimplemented) GetRestore(w http.ResponseWriter, r *http.Request, id int64) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -299,6 +401,12 @@ func (_ Unimplemented) ListRunDeliveries(w http.ResponseWriter, r *http.Request,
 // GetRunLogs A page of the run's log lines, oldest first - or, with Accept text/event-stream, a live tail.
 // (GET /api/v1/runs/{id}/logs)
 func (_ Unimplemented) GetRunLogs(w http.ResponseWriter, r *http.Request, id RunID, params GetRunLogsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ListBackups The target's stored backups, newest first, a page at a time.
+// (GET /api/v1/targets/{name}/backups)
+func (_ Unimplemented) ListBackups(w http.ResponseWriter, r *http.Request, name TargetName, params ListBackupsParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -350,6 +458,12 @@ func (_ Unimplemented) RevokeToken(w http.ResponseWriter, r *http.Request, id in
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// DownloadBackup A backup's stored object, through a URL from createBackupDownload (fs storage).
+// (GET /downloads/{token})
+func (_ Unimplemented) DownloadBackup(w http.ResponseWriter, r *http.Request, token string) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // Healthz The process is up.
 // (GET /healthz)
 func (_ Unimplemented) Healthz(w http.ResponseWriter, r *http.Request) {
@@ -383,11 +497,103 @@ type ServerInterfaceWrapper struct {
 
 type MiddlewareFunc func(http.Handler) http.Handler
 
+// GetDocs operation middleware
+func (siw *ServerInterfaceWrapper) GetDocs(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetDocs(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetSpec operation middleware
 func (siw *ServerInterfaceWrapper) GetSpec(w http.ResponseWriter, r *http.Request) {
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetSpec(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetBackup operation middleware
+func (siw *ServerInterfaceWrapper) GetBackup(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id BackupID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetBackup(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateBackupDownload operation middleware
+func (siw *ServerInterfaceWrapper) CreateBackupDownload(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id BackupID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateBackupDownload(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RestoreBackup operation middleware
+func (siw *ServerInterfaceWrapper) RestoreBackup(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id BackupID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RestoreBackup(w, r, id)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -414,6 +620,32 @@ func (siw *ServerInterfaceWrapper) RedeliverDelivery(w http.ResponseWriter, r *h
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.RedeliverDelivery(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetRestore operation middleware
+func (siw *ServerInterfaceWrapper) GetRestore(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id int64
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetRestore(w, r, id)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -688,6 +920,74 @@ func (siw *ServerInterfaceWrapper) GetRunLogs(w http.ResponseWriter, r *http.Req
 	handler.ServeHTTP(w, r)
 }
 
+// ListBackups operation middleware
+func (siw *ServerInterfaceWrapper) ListBackups(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name TargetName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", chi.URLParam(r, "name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListBackupsParams
+
+	// ------------- Optional query parameter "include_pruned" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "include_pruned", r.URL.Query(), &params.IncludePruned, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "include_pruned"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "include_pruned", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", r.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "cursor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListBackups(w, r, name, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // PauseTarget operation middleware
 func (siw *ServerInterfaceWrapper) PauseTarget(w http.ResponseWriter, r *http.Request) {
 
@@ -900,6 +1200,32 @@ func (siw *ServerInterfaceWrapper) RevokeToken(w http.ResponseWriter, r *http.Re
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.RevokeToken(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DownloadBackup operation middleware
+func (siw *ServerInterfaceWrapper) DownloadBackup(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "token" -------------
+	var token string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "token", chi.URLParam(r, "token"), &token, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "token", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DownloadBackup(w, r, token)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1174,6 +1500,9 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Get(options.BaseURL+"/metrics", wrapper.GetMetrics)
 	})
 	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/api/docs", wrapper.GetDocs)
+	})
+	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/api/openapi.yaml", wrapper.GetSpec)
 	})
 	r.Group(func(r chi.Router) {
@@ -1221,11 +1550,56 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	r.Group(func(r chi.Router) {
 		r.Delete(options.BaseURL+"/api/v1/tokens/{id}", wrapper.RevokeToken)
 	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/api/v1/targets/{name}/backups", wrapper.ListBackups)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/api/v1/backups/{id}", wrapper.GetBackup)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/api/v1/backups/{id}/download", wrapper.CreateBackupDownload)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/api/v1/backups/{id}/restore", wrapper.RestoreBackup)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/api/v1/restores/{id}", wrapper.GetRestore)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/downloads/{token}", wrapper.DownloadBackup)
+	})
 
 	return r
 }
 
 type ProblemApplicationProblemPlusJSONResponse Problem
+
+type GetDocsRequestObject struct {
+}
+
+type GetDocsResponseObject interface {
+	VisitGetDocsResponse(w http.ResponseWriter) error
+}
+
+type GetDocs200TexthtmlResponse struct {
+	Body          io.Reader
+	ContentLength int64
+}
+
+func (response GetDocs200TexthtmlResponse) VisitGetDocsResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/html")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
 
 type GetSpecRequestObject struct {
 }
@@ -1251,6 +1625,230 @@ func (response GetSpec200ApplicationyamlResponse) VisitGetSpecResponse(w http.Re
 		defer closer.Close()
 	}
 	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetBackupRequestObject struct {
+	Id BackupID `json:"id"`
+}
+
+type GetBackupResponseObject interface {
+	VisitGetBackupResponse(w http.ResponseWriter) error
+}
+
+type GetBackup200JSONResponse Backup
+
+func (response GetBackup200JSONResponse) VisitGetBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBackup400ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response GetBackup400ApplicationProblemPlusJSONResponse) VisitGetBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetBackup404ApplicationProblemPlusJSONResponse Problem
+
+func (response GetBackup404ApplicationProblemPlusJSONResponse) VisitGetBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateBackupDownloadRequestObject struct {
+	Id   BackupID `json:"id"`
+	Body *CreateBackupDownloadJSONRequestBody
+}
+
+type CreateBackupDownloadResponseObject interface {
+	VisitCreateBackupDownloadResponse(w http.ResponseWriter) error
+}
+
+type CreateBackupDownload200JSONResponse BackupDownload
+
+func (response CreateBackupDownload200JSONResponse) VisitCreateBackupDownloadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateBackupDownload400ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response CreateBackupDownload400ApplicationProblemPlusJSONResponse) VisitCreateBackupDownloadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateBackupDownload404ApplicationProblemPlusJSONResponse Problem
+
+func (response CreateBackupDownload404ApplicationProblemPlusJSONResponse) VisitCreateBackupDownloadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateBackupDownload409ApplicationProblemPlusJSONResponse Problem
+
+func (response CreateBackupDownload409ApplicationProblemPlusJSONResponse) VisitCreateBackupDownloadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateBackupDownload410ApplicationProblemPlusJSONResponse Problem
+
+func (response CreateBackupDownload410ApplicationProblemPlusJSONResponse) VisitCreateBackupDownloadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestoreBackupRequestObject struct {
+	Id   BackupID `json:"id"`
+	Body *RestoreBackupJSONRequestBody
+}
+
+type RestoreBackupResponseObject interface {
+	VisitRestoreBackupResponse(w http.ResponseWriter) error
+}
+
+type RestoreBackup202ResponseHeaders struct {
+	Location *string
+}
+
+type RestoreBackup202JSONResponse struct {
+	Body    Restore
+	Headers RestoreBackup202ResponseHeaders
+}
+
+func (response RestoreBackup202JSONResponse) VisitRestoreBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestoreBackup400ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response RestoreBackup400ApplicationProblemPlusJSONResponse) VisitRestoreBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestoreBackup404ApplicationProblemPlusJSONResponse Problem
+
+func (response RestoreBackup404ApplicationProblemPlusJSONResponse) VisitRestoreBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestoreBackup409ApplicationProblemPlusJSONResponse Problem
+
+func (response RestoreBackup409ApplicationProblemPlusJSONResponse) VisitRestoreBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RestoreBackup410ApplicationProblemPlusJSONResponse Problem
+
+func (response RestoreBackup410ApplicationProblemPlusJSONResponse) VisitRestoreBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
 	return err
 }
 
@@ -1316,6 +1914,58 @@ func (response RedeliverDelivery409ApplicationProblemPlusJSONResponse) VisitRede
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRestoreRequestObject struct {
+	Id int64 `json:"id"`
+}
+
+type GetRestoreResponseObject interface {
+	VisitGetRestoreResponse(w http.ResponseWriter) error
+}
+
+type GetRestore200JSONResponse Restore
+
+func (response GetRestore200JSONResponse) VisitGetRestoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRestore400ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response GetRestore400ApplicationProblemPlusJSONResponse) VisitGetRestoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetRestore404ApplicationProblemPlusJSONResponse Problem
+
+func (response GetRestore404ApplicationProblemPlusJSONResponse) VisitGetRestoreResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1613,6 +2263,59 @@ func (response GetRunLogs400ApplicationProblemPlusJSONResponse) VisitGetRunLogsR
 type GetRunLogs404ApplicationProblemPlusJSONResponse Problem
 
 func (response GetRunLogs404ApplicationProblemPlusJSONResponse) VisitGetRunLogsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBackupsRequestObject struct {
+	Name   TargetName `json:"name"`
+	Params ListBackupsParams
+}
+
+type ListBackupsResponseObject interface {
+	VisitListBackupsResponse(w http.ResponseWriter) error
+}
+
+type ListBackups200JSONResponse BackupList
+
+func (response ListBackups200JSONResponse) VisitListBackupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBackups400ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response ListBackups400ApplicationProblemPlusJSONResponse) VisitListBackupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListBackups404ApplicationProblemPlusJSONResponse Problem
+
+func (response ListBackups404ApplicationProblemPlusJSONResponse) VisitListBackupsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -2012,6 +2715,90 @@ func (response RevokeToken404ApplicationProblemPlusJSONResponse) VisitRevokeToke
 	return err
 }
 
+type DownloadBackupRequestObject struct {
+	Token string `json:"token"`
+}
+
+type DownloadBackupResponseObject interface {
+	VisitDownloadBackupResponse(w http.ResponseWriter) error
+}
+
+type DownloadBackup200ResponseHeaders struct {
+	ContentDisposition *string
+	ReprDigest         *string
+}
+
+type DownloadBackup200ApplicationoctetStreamResponse struct {
+	Body          io.Reader
+	Headers       DownloadBackup200ResponseHeaders
+	ContentLength int64
+}
+
+func (response DownloadBackup200ApplicationoctetStreamResponse) VisitDownloadBackupResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/octet-stream")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	if response.Headers.ReprDigest != nil {
+		w.Header().Set("Repr-Digest", fmt.Sprint(*response.Headers.ReprDigest))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type DownloadBackup403ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response DownloadBackup403ApplicationProblemPlusJSONResponse) VisitDownloadBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadBackup404ApplicationProblemPlusJSONResponse Problem
+
+func (response DownloadBackup404ApplicationProblemPlusJSONResponse) VisitDownloadBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DownloadBackup410ApplicationProblemPlusJSONResponse Problem
+
+func (response DownloadBackup410ApplicationProblemPlusJSONResponse) VisitDownloadBackupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type HealthzRequestObject struct {
 }
 
@@ -2183,12 +2970,27 @@ func (response Readyz503JSONResponse) VisitReadyzResponse(w http.ResponseWriter)
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// GetDocs This reference, as a readable page.
+	// (GET /api/docs)
+	GetDocs(ctx context.Context, request GetDocsRequestObject) (GetDocsResponseObject, error)
 	// GetSpec This document.
 	// (GET /api/openapi.yaml)
 	GetSpec(ctx context.Context, request GetSpecRequestObject) (GetSpecResponseObject, error)
+	// GetBackup A backup with the manifest stored beside its object (versions, sizes, sha256, row counts, schema).
+	// (GET /api/v1/backups/{id})
+	GetBackup(ctx context.Context, request GetBackupRequestObject) (GetBackupResponseObject, error)
+	// CreateBackupDownload A short-lived URL that downloads the backup's stored object.
+	// (POST /api/v1/backups/{id}/download)
+	CreateBackupDownload(ctx context.Context, request CreateBackupDownloadRequestObject) (CreateBackupDownloadResponseObject, error)
+	// RestoreBackup Restore the backup into a database you name (disaster recovery), as a background job.
+	// (POST /api/v1/backups/{id}/restore)
+	RestoreBackup(ctx context.Context, request RestoreBackupRequestObject) (RestoreBackupResponseObject, error)
 	// RedeliverDelivery Send a webhook delivery again.
 	// (POST /api/v1/deliveries/{id}/redeliver)
 	RedeliverDelivery(ctx context.Context, request RedeliverDeliveryRequestObject) (RedeliverDeliveryResponseObject, error)
+	// GetRestore A disaster-recovery restore - its status, checks and last 200 log lines.
+	// (GET /api/v1/restores/{id})
+	GetRestore(ctx context.Context, request GetRestoreRequestObject) (GetRestoreResponseObject, error)
 	// ListRuns Runs, newest first, a page at a time.
 	// (GET /api/v1/runs)
 	ListRuns(ctx context.Context, request ListRunsRequestObject) (ListRunsResponseObject, error)
@@ -2204,6 +3006,9 @@ type StrictServerInterface interface {
 	// GetRunLogs A page of the run's log lines, oldest first - or, with Accept text/event-stream, a live tail.
 	// (GET /api/v1/runs/{id}/logs)
 	GetRunLogs(ctx context.Context, request GetRunLogsRequestObject) (GetRunLogsResponseObject, error)
+	// ListBackups The target's stored backups, newest first, a page at a time.
+	// (GET /api/v1/targets/{name}/backups)
+	ListBackups(ctx context.Context, request ListBackupsRequestObject) (ListBackupsResponseObject, error)
 	// PauseTarget Stop the target's schedule (runs can still be started by hand).
 	// (POST /api/v1/targets/{name}/pause)
 	PauseTarget(ctx context.Context, request PauseTargetRequestObject) (PauseTargetResponseObject, error)
@@ -2228,6 +3033,9 @@ type StrictServerInterface interface {
 	// RevokeToken Revoke a token; requests with it are refused from now on.
 	// (DELETE /api/v1/tokens/{id})
 	RevokeToken(ctx context.Context, request RevokeTokenRequestObject) (RevokeTokenResponseObject, error)
+	// DownloadBackup A backup's stored object, through a URL from createBackupDownload (fs storage).
+	// (GET /downloads/{token})
+	DownloadBackup(ctx context.Context, request DownloadBackupRequestObject) (DownloadBackupResponseObject, error)
 	// Healthz The process is up.
 	// (GET /healthz)
 	Healthz(ctx context.Context, request HealthzRequestObject) (HealthzResponseObject, error)
@@ -2281,6 +3089,30 @@ type strictHandler struct {
 	options     StrictHTTPServerOptions
 }
 
+// GetDocs operation middleware
+func (sh *strictHandler) GetDocs(w http.ResponseWriter, r *http.Request) {
+	var request GetDocsRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetDocs(ctx, request.(GetDocsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetDocs")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetDocsResponseObject); ok {
+		if err := validResponse.VisitGetDocsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetSpec operation middleware
 func (sh *strictHandler) GetSpec(w http.ResponseWriter, r *http.Request) {
 	var request GetSpecRequestObject
@@ -2298,6 +3130,101 @@ func (sh *strictHandler) GetSpec(w http.ResponseWriter, r *http.Request) {
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetSpecResponseObject); ok {
 		if err := validResponse.VisitGetSpecResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetBackup operation middleware
+func (sh *strictHandler) GetBackup(w http.ResponseWriter, r *http.Request, id BackupID) {
+	var request GetBackupRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetBackup(ctx, request.(GetBackupRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetBackup")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetBackupResponseObject); ok {
+		if err := validResponse.VisitGetBackupResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateBackupDownload operation middleware
+func (sh *strictHandler) CreateBackupDownload(w http.ResponseWriter, r *http.Request, id BackupID) {
+	var request CreateBackupDownloadRequestObject
+
+	request.Id = id
+
+	var body CreateBackupDownloadJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		if !errors.Is(err, io.EOF) {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateBackupDownload(ctx, request.(CreateBackupDownloadRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateBackupDownload")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateBackupDownloadResponseObject); ok {
+		if err := validResponse.VisitCreateBackupDownloadResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RestoreBackup operation middleware
+func (sh *strictHandler) RestoreBackup(w http.ResponseWriter, r *http.Request, id BackupID) {
+	var request RestoreBackupRequestObject
+
+	request.Id = id
+
+	var body RestoreBackupJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RestoreBackup(ctx, request.(RestoreBackupRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RestoreBackup")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RestoreBackupResponseObject); ok {
+		if err := validResponse.VisitRestoreBackupResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -2324,6 +3251,32 @@ func (sh *strictHandler) RedeliverDelivery(w http.ResponseWriter, r *http.Reques
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(RedeliverDeliveryResponseObject); ok {
 		if err := validResponse.VisitRedeliverDeliveryResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetRestore operation middleware
+func (sh *strictHandler) GetRestore(w http.ResponseWriter, r *http.Request, id int64) {
+	var request GetRestoreRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetRestore(ctx, request.(GetRestoreRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetRestore")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetRestoreResponseObject); ok {
+		if err := validResponse.VisitGetRestoreResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -2455,6 +3408,33 @@ func (sh *strictHandler) GetRunLogs(w http.ResponseWriter, r *http.Request, id R
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetRunLogsResponseObject); ok {
 		if err := validResponse.VisitGetRunLogsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListBackups operation middleware
+func (sh *strictHandler) ListBackups(w http.ResponseWriter, r *http.Request, name TargetName, params ListBackupsParams) {
+	var request ListBackupsRequestObject
+
+	request.Name = name
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListBackups(ctx, request.(ListBackupsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListBackups")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListBackupsResponseObject); ok {
+		if err := validResponse.VisitListBackupsResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -2667,6 +3647,32 @@ func (sh *strictHandler) RevokeToken(w http.ResponseWriter, r *http.Request, id 
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(RevokeTokenResponseObject); ok {
 		if err := validResponse.VisitRevokeTokenResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DownloadBackup operation middleware
+func (sh *strictHandler) DownloadBackup(w http.ResponseWriter, r *http.Request, token string) {
+	var request DownloadBackupRequestObject
+
+	request.Token = token
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DownloadBackup(ctx, request.(DownloadBackupRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DownloadBackup")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DownloadBackupResponseObject); ok {
+		if err := validResponse.VisitDownloadBackupResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
