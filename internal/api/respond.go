@@ -30,6 +30,10 @@ func statusOf(code string) int {
 		return http.StatusConflict
 	case lifeboat.EUNAUTHORIZED:
 		return http.StatusUnauthorized
+	case lifeboat.EFORBIDDEN:
+		return http.StatusForbidden
+	case lifeboat.EGONE:
+		return http.StatusGone
 	case codeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
 	case codeTooManyRequests:

@@ -64,6 +64,8 @@ type Server struct {
 	Hooks HookTrigger
 	// Deliveries lists and redelivers outbound webhooks (jobs.Runner).
 	Deliveries DeliveryService
+	// Backups lists, downloads and restores backups (jobs.Runner).
+	Backups BackupService
 
 	// Watcher and Feed serve the live log tail (logs_stream.go); a
 	// heartbeat comment goes out every StreamHeartbeat (default 15 s).
