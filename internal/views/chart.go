@@ -27,16 +27,21 @@ type HistoryPoint struct {
 const SparkRuns = 30
 
 const (
-	sparkW, sparkH = 120, 28
+	sparkW, sparkH = 120, 32
 	sparkPad       = 3.0
+	// The duration line has the upper band, the size line the lower one,
+	// so two lines that both sit near their maximum never overlap.
+	sparkDurTop, sparkDurBottom   = 3.0, 14.0
+	sparkSizeTop, sparkSizeBottom = 19.0, 29.0
 )
 
 // Sparkline is an inline SVG of a target's last SparkRuns runs (oldest
-// first; earlier ones are dropped): the duration as a solid line, the
-// stored size as a dashed one (each scaled to its own maximum), and a
-// cross on every failed run. Fewer runs sit at the right, so the newest run
-// is always at the same place. The SVG names what it shows in aria-label;
-// its markup holds no user text but that label, escaped.
+// first; earlier ones are dropped): the duration as a solid line in the
+// upper band, the stored size as a dashed one in the lower band (each
+// scaled from zero to its own maximum), and a cross on every failed run.
+// Fewer runs sit at the right, so the newest run is always at the same
+// place. The SVG names what it shows in aria-label; its markup holds no
+// user text but that label, escaped.
 func Sparkline(points []HistoryPoint) string {
 	if len(points) > SparkRuns {
 		points = points[len(points)-SparkRuns:]
@@ -52,21 +57,22 @@ func Sparkline(points []HistoryPoint) string {
 		maxDur = max(maxDur, p.Duration)
 		maxSize = max(maxSize, p.StoredBytes)
 	}
-	y := func(v, top float64) float64 {
+	// y places v of top in the band [hi, lo] (SVG y grows downwards).
+	y := func(v, top, hi, lo float64) float64 {
 		if top <= 0 {
-			return sparkH - sparkPad
+			return lo
 		}
-		return sparkH - sparkPad - v/top*(sparkH-2*sparkPad)
+		return lo - v/top*(lo-hi)
 	}
 
 	var dur, size []string
 	var fails strings.Builder
 	failed := 0
 	for i, p := range points {
-		dy := y(float64(p.Duration), float64(maxDur))
+		dy := y(float64(p.Duration), float64(maxDur), sparkDurTop, sparkDurBottom)
 		dur = append(dur, pt(x(i), dy))
 		if p.StoredBytes > 0 {
-			size = append(size, pt(x(i), y(float64(p.StoredBytes), float64(maxSize))))
+			size = append(size, pt(x(i), y(float64(p.StoredBytes), float64(maxSize), sparkSizeTop, sparkSizeBottom)))
 		}
 		if p.Status == lifeboat.RunFailed {
 			failed++
@@ -81,13 +87,14 @@ func Sparkline(points []HistoryPoint) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="spark" data-testid="sparkline" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="%s">`,
 		sparkW, sparkH, sparkW, sparkH, html.EscapeString(label))
+	fmt.Fprintf(&b, `<line class="spark-base" x1="0" y1="%s" x2="%d" y2="%s"/>`, num(sparkDurBottom+2), sparkW, num(sparkDurBottom+2))
 	if len(size) > 1 {
 		fmt.Fprintf(&b, `<polyline class="spark-size" points="%s"/>`, strings.Join(size, " "))
 	}
 	fmt.Fprintf(&b, `<polyline class="spark-duration" points="%s"/>`, strings.Join(dur, " "))
 	if len(points) == 1 {
 		// One run is a dot, not a line.
-		fmt.Fprintf(&b, `<circle class="spark-dot" cx="%s" cy="%s" r="1.5"/>`, num(x(0)), num(y(float64(points[0].Duration), float64(maxDur))))
+		fmt.Fprintf(&b, `<circle class="spark-dot" cx="%s" cy="%s" r="1.5"/>`, num(x(0)), num(y(float64(points[0].Duration), float64(maxDur), sparkDurTop, sparkDurBottom)))
 	}
 	b.WriteString(fails.String())
 	b.WriteString(`</svg>`)

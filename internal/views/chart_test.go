@@ -47,7 +47,7 @@ func TestSparklineDrawsTheLastThirtyRunsWithFailuresMarked(t *testing.T) {
 	h := history(45, 20, 44) // failures at index 20 and the newest
 	svg := parseSVG(t, views.Sparkline(h))
 	require.Equal(t, "img", attrOf(svg, "role"))
-	require.Equal(t, "0 0 120 28", attrOf(svg, "viewBox"))
+	require.Equal(t, "0 0 120 32", attrOf(svg, "viewBox"))
 
 	dur := findAll(svg, classed("spark-duration"))
 	require.Len(t, dur, 1)
@@ -59,10 +59,18 @@ func TestSparklineDrawsTheLastThirtyRunsWithFailuresMarked(t *testing.T) {
 		require.Less(t, pts[i][1], pts[i-1][1])
 	}
 	for _, p := range pts {
-		require.True(t, p[0] >= 0 && p[0] <= 120 && p[1] >= 0 && p[1] <= 28, "point %v inside the box", p)
+		require.True(t, p[0] >= 0 && p[0] <= 120 && p[1] >= 0 && p[1] <= 32, "point %v inside the box", p)
 	}
-	// Failed runs stored nothing: the size line skips them.
-	require.Len(t, points(t, findAll(svg, classed("spark-size"))[0]), views.SparkRuns-2)
+	// Failed runs stored nothing: the size line skips them. It has the
+	// lower band, the duration line the upper one.
+	size := points(t, findAll(svg, classed("spark-size"))[0])
+	require.Len(t, size, views.SparkRuns-2)
+	for i := range pts {
+		require.LessOrEqual(t, pts[i][1], 14.0, "duration in the upper band")
+	}
+	for _, p := range size {
+		require.GreaterOrEqual(t, p[1], 19.0, "size in the lower band")
+	}
 
 	fails := findAll(svg, classed("spark-fail"))
 	require.Len(t, fails, 2)

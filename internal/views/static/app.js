@@ -131,6 +131,8 @@
       .catch(function () { if (onFail) onFail(); });
   }
 
+  var refreshedFor = {};
+
   function tail(box) {
     if (!window.EventSource) return;
     var src = box.getAttribute("data-live-src");
@@ -148,7 +150,10 @@
       var empty = box.querySelector("[data-log-empty]");
       if (empty) empty.remove();
       var group = findGroup(box, stage);
-      var started = !group && stage !== "run";
+      // Once per stage and page: a page that somehow lacks the group
+      // after a refresh must not refresh again and again.
+      var started = !group && stage !== "run" && !refreshedFor[stage];
+      if (started) refreshedFor[stage] = true;
       if (!group) group = newGroup(box, stage);
       group.querySelector("ol").appendChild(lineNode(l));
       box.setAttribute("data-live-after", String(l.id));
