@@ -49,7 +49,17 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 				"Authorization: too many failed attempts from %s; retry in %s", addr, wait.Round(time.Second)))
 			return
 		}
-		tok, err := s.checkBearer(r)
+		var tok lifeboat.Token
+		var err error
+		if _, hasAuth := r.Header["Authorization"]; !hasAuth && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			// A signed-in dashboard reads through the API (EventSource
+			// cannot send a header); it changes nothing through it.
+			if t, ok := s.sessionToken(r); ok {
+				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, t)))
+				return
+			}
+		}
+		tok, err = s.checkBearer(r)
 		if err != nil {
 			if lifeboat.ErrorCode(err) == lifeboat.EUNAUTHORIZED {
 				s.authFailures().fail(addr)

@@ -35,6 +35,9 @@ func serveAPI(t *testing.T, s *api.Server, st *store.Store) (*httptest.Server, s
 	if s.Tokens == nil {
 		s.Tokens = auth.New(st)
 	}
+	if tokens, ok := s.Tokens.(*auth.Tokens); ok && s.Sessions == nil {
+		s.Sessions = auth.NewSessions(tokens, st)
+	}
 	_, secret, err := s.Tokens.Create(context.Background(), "test "+t.Name())
 	require.NoError(t, err)
 	srv := httptest.NewServer(s.Routes())

@@ -5,9 +5,16 @@ import (
 	"time"
 
 	"github.com/a-h/templ"
+	"github.com/go-chi/chi/v5"
 
 	"github.com/lifeboat-dev/lifeboat/internal/views"
 )
+
+// pageRoutes mounts the dashboard's pages; the caller has required a
+// session.
+func (s *Server) pageRoutes(r chi.Router) {
+	r.Get("/", s.handleHome)
+}
 
 func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 	names := make([]string, len(s.Targets))

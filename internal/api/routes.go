@@ -81,6 +81,11 @@ type Server struct {
 	// Tokens checks the bearer token every /api/v1 request needs
 	// (auth.Tokens); nil refuses them all.
 	Tokens TokenService
+	// Sessions signs browsers in to the dashboard (auth.Sessions).
+	Sessions SessionService
+	// BaseURL is where users reach lifeboat (config base_url); https
+	// makes session cookies Secure.
+	BaseURL string
 
 	failuresOnce sync.Once
 	failures     *failureLimiter
@@ -100,8 +105,32 @@ func (s *Server) Routes() http.Handler {
 		s.problem(w, r, &lifeboat.Error{Code: codeMethodNotAllowed, Message: r.Method + " is not allowed on " + r.URL.Path})
 	})
 
-	r.Get("/", s.handleHome)
+	// The dashboard: login is open, every page needs a session (session.go).
+	s.sessionRoutes(r)
+	r.Group(func(r chi.Router) {
+		r.Use(s.requireSession)
+		s.pageRoutes(r)
+	})
 	strict := NewStrictHandlerWithOptions(s, []StrictMiddlewareFunc{s.checkQuery, strictBody, withRequest},
 		StrictHTTPServerOptions{RequestErrorHandlerFunc: s.requestError, ResponseErrorHandlerFunc: s.problem})
-	return HandlerWithOptions(strict, ChiServerOptions{BaseRouter: r, ErrorHandlerFunc: s.requestError})
+	HandlerWithOptions(strict, ChiServerOptions{BaseRouter: r, ErrorHandlerFunc: s.requestError})
+	// State changes from another site's page are refused (Sec-Fetch-Site /
+	// Origin), so a form elsewhere cannot use a signed-in browser's cookie.
+	// Clients that are not browsers send neither header and pass.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.problem(w, r, lifeboat.Errorf(lifeboat.EFORBIDDEN, "%s %s: cross-origin request refused", r.Method, r.URL.Path))
+	}))
+	return crossOriginChecked{cop.Handler(r), r}
+}
+
+// crossOriginChecked serves through the cross-origin check and keeps the
+// chi router reachable for chi.Walk.
+type crossOriginChecked struct {
+	checked http.Handler
+	chi.Router
+}
+
+func (c crossOriginChecked) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c.checked.ServeHTTP(w, r)
 }
