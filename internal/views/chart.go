@@ -1,9 +1,11 @@
 package views
 
 import (
+	"cmp"
 	"fmt"
 	"html"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -237,4 +239,32 @@ func pluralWord(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// HistoryOf turns runs (in any order) into chart points, oldest first,
+// keeping only finished runs: a run in progress has no final duration.
+// The restore duration is the restore stage's wall time when it finished.
+func HistoryOf(runs []lifeboat.Run) []HistoryPoint {
+	out := make([]HistoryPoint, 0, len(runs))
+	for _, r := range runs {
+		if !r.Status.Finished() || r.FinishedAt == nil {
+			continue
+		}
+		p := HistoryPoint{RunID: r.ID, CreatedAt: r.CreatedAt, Status: r.Status, Duration: r.FinishedAt.Sub(r.CreatedAt)}
+		if r.Artifact != nil {
+			p.StoredBytes = r.Artifact.StoredBytes
+		}
+		if st, ok := r.StageByName(lifeboat.StageRestore); ok && st.Status == lifeboat.StageSucceeded &&
+			st.StartedAt != nil && st.FinishedAt != nil {
+			p.RestoreDuration = st.FinishedAt.Sub(*st.StartedAt)
+		}
+		out = append(out, p)
+	}
+	slices.SortStableFunc(out, func(a, b HistoryPoint) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.RunID, b.RunID)
+	})
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/html"
@@ -127,4 +128,25 @@ func TestChartLabelsAreEscaped(t *testing.T) {
 	svg := views.Sparkline([]views.HistoryPoint{{RunID: 1, Status: lifeboat.RunFailed}})
 	require.NotContains(t, svg, "<script")
 	parseSVG(t, svg)
+}
+
+func TestHistoryOfKeepsFinishedRunsOldestFirst(t *testing.T) {
+	t.Parallel()
+	at := func(m int) *time.Time { v := ago(time.Duration(m) * time.Minute); return &v }
+	runs := []lifeboat.Run{ // newest first, as RunList returns them
+		{ID: 3, Status: lifeboat.RunRunning, CreatedAt: *at(5)},
+		{ID: 2, Status: lifeboat.RunFailed, CreatedAt: *at(30), FinishedAt: at(28),
+			Stages: []lifeboat.Stage{{Name: lifeboat.StageRestore, Status: lifeboat.StageFailed, StartedAt: at(29), FinishedAt: at(28)}}},
+		{ID: 1, Status: lifeboat.RunSucceeded, CreatedAt: *at(60), FinishedAt: at(50),
+			Artifact: &lifeboat.Artifact{StoredBytes: 5e6},
+			Stages:   []lifeboat.Stage{{Name: lifeboat.StageRestore, Status: lifeboat.StageSucceeded, StartedAt: at(57), FinishedAt: at(53)}}},
+	}
+	h := views.HistoryOf(runs)
+	require.Len(t, h, 2, "the running run has no final figures")
+	require.Equal(t, int64(1), h[0].RunID)
+	require.Equal(t, 10*time.Minute, h[0].Duration)
+	require.Equal(t, int64(5e6), h[0].StoredBytes)
+	require.Equal(t, 4*time.Minute, h[0].RestoreDuration)
+	require.Equal(t, lifeboat.RunFailed, h[1].Status)
+	require.Zero(t, h[1].RestoreDuration, "a failed restore is no recovery time")
 }
