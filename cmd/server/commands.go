@@ -81,6 +81,13 @@ func cmdRun(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return fmt.Errorf("run %d: %w", run.ID, err)
 	}
+	// Webhooks are sent by their own jobs: let each be tried once before
+	// this process exits (retries go to the next process working jobs).
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	if err := a.runner.WaitDeliveries(wctx, run.ID); err != nil {
+		log.Warn("webhooks not yet sent", "err", err)
+	}
+	cancel()
 	for _, s := range run.Stages {
 		fmt.Fprintf(stdout, "  %-8s %s\n", s.Name, s.Status)
 	}

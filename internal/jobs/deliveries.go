@@ -257,3 +257,32 @@ func (r *Runner) Redeliver(ctx context.Context, id int64) (lifeboat.Delivery, er
 func (r *Runner) DeliveryList(ctx context.Context, runID int64) ([]lifeboat.Delivery, error) {
 	return r.deps.Store.DeliveryList(ctx, runID)
 }
+
+// WaitDeliveries waits until every webhook delivery of run runID has had
+// its first attempt, or ctx ends: the foreground `lifeboat run` would
+// otherwise exit before its webhooks were sent. Retries still pending are
+// sent by the next process that works jobs (they are River jobs).
+func (r *Runner) WaitDeliveries(ctx context.Context, runID int64) error {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		ds, err := r.deps.Store.DeliveryList(ctx, runID)
+		if err != nil {
+			return err
+		}
+		untried := 0
+		for _, d := range ds {
+			if d.Status == lifeboat.DeliveryPending && d.Attempts == 0 {
+				untried++
+			}
+		}
+		if untried == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d webhook deliveries of run %d not yet tried: %w", untried, runID, ctx.Err())
+		case <-t.C:
+		}
+	}
+}

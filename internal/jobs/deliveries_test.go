@@ -415,6 +415,21 @@ func TestWebhookDeliveryJobRunTwiceSendsOnce(t *testing.T) {
 	})
 }
 
+// WaitDeliveries returns once each delivery of the run has been tried.
+func TestWaitDeliveries(t *testing.T) {
+	t.Parallel()
+	b, r, rec := hookSetup(t, options{}, func(int, *http.Request) int { return http.StatusServiceUnavailable })
+	run := canceledRun(t, r)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, r.WaitDeliveries(ctx, run.ID))
+	require.NotEmpty(t, rec.requests(), "tried before WaitDeliveries returned")
+	ds, err := b.store.DeliveryList(ctx, run.ID)
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+	require.Positive(t, ds[0].Attempts)
+}
+
 // Redelivering a delivered event sends it again with the same webhook-id
 // and body; the attempt count keeps its history.
 func TestWebhookRedeliver(t *testing.T) {
