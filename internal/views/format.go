@@ -180,3 +180,15 @@ func loginLabel(v LoginView) string {
 	}
 	return "API token"
 }
+
+// framed fills a page's title and navigation section when the handler
+// left them empty.
+func framed(p Page, title string, nav NavSection) Page {
+	if p.Title == "" {
+		p.Title = title
+	}
+	if p.Nav == "" {
+		p.Nav = nav
+	}
+	return p
+}

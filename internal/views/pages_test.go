@@ -374,3 +374,22 @@ func allPages() map[string]templ.Component {
 		"error":    views.ErrorPage(views.ErrorView{Page: page(""), Status: 500}),
 	}
 }
+
+func TestPagesTitleThemselves(t *testing.T) {
+	t.Parallel()
+	bare := views.Page{SignedIn: true, Now: now}
+	for want, c := range map[string]templ.Component{
+		"Overview · lifeboat":        views.OverviewPage(views.OverviewView{Page: bare}),
+		"Runs · lifeboat":            views.RunsPage(views.RunsView{Page: bare}),
+		"Run #43 of shop · lifeboat": views.RunPage(views.RunView{Page: bare, Run: activeRun().Run}),
+		"crm · lifeboat":             views.TargetPage(views.TargetView{Page: bare, Target: views.TargetRow{Name: "crm"}}),
+		"Settings · lifeboat":        views.SettingsPage(views.SettingsView{Page: bare}),
+		"Sign in · lifeboat":         views.LoginPage(views.LoginView{}),
+		"No such run · lifeboat":     views.ErrorPage(views.ErrorView{Page: bare, Status: 404, Title: "No such run"}),
+	} {
+		doc, _ := renderPage(t, c)
+		require.Equal(t, want, text(findAll(doc, tag("title"))[0]))
+	}
+	doc, _ := renderPage(t, views.RunPage(views.RunView{Page: bare, Run: activeRun().Run}))
+	require.Equal(t, "page", attrOf(mustTestID(t, doc, "nav-runs"), "aria-current"), "the run page is under Runs")
+}
