@@ -286,6 +286,9 @@ func TestWebhookDeliveryGivesUp(t *testing.T) {
 	require.Equal(t, lifeboat.RunSucceeded, run.Status, "a webhook never changes the run's outcome")
 	require.Empty(t, run.Error)
 	waitCount(t, b.stateURL, 2, "SELECT count(*) FROM river_job WHERE kind = 'lifeboat.webhook_delivery' AND state = 'discarded'")
+	stats, err := b.store.Stats(ctx, []string{"app"})
+	require.NoError(t, err)
+	require.Equal(t, int64(2), stats.NotifierFailures["hook"], "given-up deliveries count as notifier failures")
 }
 
 // waitCount polls query on db until it counts want, failing after a minute:

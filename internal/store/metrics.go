@@ -111,8 +111,9 @@ func stageDurations(ctx context.Context, tx pgx.Tx) ([]lifeboat.StageDurations, 
 }
 
 func notifierFailures(ctx context.Context, tx pgx.Tx) (map[string]int64, error) {
-	// A report's failed senders (run notifications, one try each) and the
-	// watchdog's alerts given up after their retries.
+	// A report's failed senders (run notifications, one try each), the
+	// watchdog's alerts given up after their retries, and run webhooks
+	// given up (until a redelivery makes them pending again).
 	rows, err := tx.Query(ctx, `SELECT notifier, sum(n)::bigint FROM (
 			SELECT f.notifier, count(*) AS n
 			FROM run_stages s, jsonb_array_elements_text(s.metrics -> 'failed') AS f(notifier)
@@ -120,6 +121,8 @@ func notifierFailures(ctx context.Context, tx pgx.Tx) (map[string]int64, error) 
 			GROUP BY 1
 			UNION ALL
 			SELECT notifier, count(*) FROM target_alerts WHERE given_up_at IS NOT NULL GROUP BY 1
+			UNION ALL
+			SELECT notifier, count(*) FROM webhook_deliveries WHERE status = 'failed' GROUP BY 1
 		) AS failures GROUP BY notifier`)
 	if err != nil {
 		return nil, err
