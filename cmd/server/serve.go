@@ -66,6 +66,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	srv := &api.Server{Runs: a.runner, Sched: a.runner, Hooks: a.runner, Retention: a.runner, Reader: a.store, DB: a.store.Pool(), Spec: lifeboat.OpenAPI, Logger: log,
 		Tokens: auth.New(a.store)}
 	srv.Deliveries = a.runner
+	srv.Retrier, srv.TargetSource, srv.Health = a.runner, apiTargets(cfg), a.store
 	srv.Backups = a.runner
 	var targetNames, notifierNames []string
 	for _, t := range cfg.Targets {

@@ -136,6 +136,11 @@ type RunList struct {
 // RunSummary A run as lists show it - a Run without checks, whose stages carry no metrics.
 type RunSummary = runListItem
 
+// SecretSet A write-only secret, shown only as whether it is set.
+type SecretSet struct {
+	Set bool `json:"set"`
+}
+
 // Stage defines model for Stage.
 type Stage = lifeboat.Stage
 
@@ -143,6 +148,19 @@ type Stage = lifeboat.Stage
 type Status struct {
 	Database *string `json:"database,omitempty"`
 	Status   *string `json:"status,omitempty"`
+}
+
+// Target defines model for Target.
+type Target = targetView
+
+// TargetHealth defines model for TargetHealth.
+type TargetHealth = lifeboat.TargetHealth
+
+// TargetList defines model for TargetList.
+type TargetList struct {
+	// NextCursor Pass as cursor for the next page; null on the last page.
+	NextCursor *string  `json:"next_cursor"`
+	Targets    []Target `json:"targets"`
 }
 
 // TargetSchedule defines model for TargetSchedule.
@@ -207,6 +225,14 @@ type GetRunLogsParams struct {
 
 	// LastEventID Live tail: resume after this line id.
 	LastEventID *int64 `json:"Last-Event-ID,omitempty"`
+}
+
+// ListTargetsParams defines parameters for ListTargets.
+type ListTargetsParams struct {
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The previous page's next_cursor (opaque).
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // ListBackupsParams defines parameters for ListBackups.
@@ -284,6 +310,15 @@ type ServerInterface interface {
 	// GetRunLogs A page of the run's log lines, oldest first - or, with Accept text/event-stream, a live tail.
 	// (GET /api/v1/runs/{id}/logs)
 	GetRunLogs(w http.ResponseWriter, r *http.Request, id RunID, params GetRunLogsParams)
+	// RetryRun Retry a failed or canceled run - from its failed stage when its backup is still valid.
+	// (POST /api/v1/runs/{id}/retry)
+	RetryRun(w http.ResponseWriter, r *http.Request, id RunID)
+	// ListTargets The configured targets, by name, each with its health.
+	// (GET /api/v1/targets)
+	ListTargets(w http.ResponseWriter, r *http.Request, params ListTargetsParams)
+	// GetTarget A configured target (secrets shown only as set or not) with its health.
+	// (GET /api/v1/targets/{name})
+	GetTarget(w http.ResponseWriter, r *http.Request, name TargetName)
 	// ListBackups The target's stored backups, newest first, a page at a time.
 	// (GET /api/v1/targets/{name}/backups)
 	ListBackups(w http.ResponseWriter, r *http.Request, name TargetName, params ListBackupsParams)
@@ -401,6 +436,24 @@ func (_ Unimplemented) ListRunDeliveries(w http.ResponseWriter, r *http.Request,
 // GetRunLogs A page of the run's log lines, oldest first - or, with Accept text/event-stream, a live tail.
 // (GET /api/v1/runs/{id}/logs)
 func (_ Unimplemented) GetRunLogs(w http.ResponseWriter, r *http.Request, id RunID, params GetRunLogsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// RetryRun Retry a failed or canceled run - from its failed stage when its backup is still valid.
+// (POST /api/v1/runs/{id}/retry)
+func (_ Unimplemented) RetryRun(w http.ResponseWriter, r *http.Request, id RunID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ListTargets The configured targets, by name, each with its health.
+// (GET /api/v1/targets)
+func (_ Unimplemented) ListTargets(w http.ResponseWriter, r *http.Request, params ListTargetsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetTarget A configured target (secrets shown only as set or not) with its health.
+// (GET /api/v1/targets/{name})
+func (_ Unimplemented) GetTarget(w http.ResponseWriter, r *http.Request, name TargetName) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -911,6 +964,104 @@ func (siw *ServerInterfaceWrapper) GetRunLogs(w http.ResponseWriter, r *http.Req
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetRunLogs(w, r, id, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RetryRun operation middleware
+func (siw *ServerInterfaceWrapper) RetryRun(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id RunID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RetryRun(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListTargets operation middleware
+func (siw *ServerInterfaceWrapper) ListTargets(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListTargetsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", r.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "cursor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListTargets(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetTarget operation middleware
+func (siw *ServerInterfaceWrapper) GetTarget(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name TargetName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", chi.URLParam(r, "name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetTarget(w, r, name)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1509,6 +1660,12 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Post(options.BaseURL+"/hooks/targets/{name}", wrapper.TriggerRunFromHook)
 	})
 	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/api/v1/targets", wrapper.ListTargets)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/api/v1/targets/{name}", wrapper.GetTarget)
+	})
+	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/api/v1/targets/{name}/runs", wrapper.CreateRun)
 	})
 	r.Group(func(r chi.Router) {
@@ -1528,6 +1685,9 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	})
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/api/v1/runs/{id}/cancel", wrapper.CancelRun)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/api/v1/runs/{id}/retry", wrapper.RetryRun)
 	})
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/api/v1/runs/{id}/deliveries", wrapper.ListRunDeliveries)
@@ -2274,6 +2434,158 @@ func (response GetRunLogs404ApplicationProblemPlusJSONResponse) VisitGetRunLogsR
 	return err
 }
 
+type RetryRunRequestObject struct {
+	Id RunID `json:"id"`
+}
+
+type RetryRunResponseObject interface {
+	VisitRetryRunResponse(w http.ResponseWriter) error
+}
+
+type RetryRun202ResponseHeaders struct {
+	Location *string
+}
+
+type RetryRun202JSONResponse struct {
+	Body    Run
+	Headers RetryRun202ResponseHeaders
+}
+
+func (response RetryRun202JSONResponse) VisitRetryRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryRun400ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response RetryRun400ApplicationProblemPlusJSONResponse) VisitRetryRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryRun404ApplicationProblemPlusJSONResponse Problem
+
+func (response RetryRun404ApplicationProblemPlusJSONResponse) VisitRetryRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryRun409ApplicationProblemPlusJSONResponse Problem
+
+func (response RetryRun409ApplicationProblemPlusJSONResponse) VisitRetryRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTargetsRequestObject struct {
+	Params ListTargetsParams
+}
+
+type ListTargetsResponseObject interface {
+	VisitListTargetsResponse(w http.ResponseWriter) error
+}
+
+type ListTargets200JSONResponse TargetList
+
+func (response ListTargets200JSONResponse) VisitListTargetsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTargets400ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response ListTargets400ApplicationProblemPlusJSONResponse) VisitListTargetsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTargetRequestObject struct {
+	Name TargetName `json:"name"`
+}
+
+type GetTargetResponseObject interface {
+	VisitGetTargetResponse(w http.ResponseWriter) error
+}
+
+type GetTarget200JSONResponse Target
+
+func (response GetTarget200JSONResponse) VisitGetTargetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTarget404ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response GetTarget404ApplicationProblemPlusJSONResponse) VisitGetTargetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListBackupsRequestObject struct {
 	Name   TargetName `json:"name"`
 	Params ListBackupsParams
@@ -3006,6 +3318,15 @@ type StrictServerInterface interface {
 	// GetRunLogs A page of the run's log lines, oldest first - or, with Accept text/event-stream, a live tail.
 	// (GET /api/v1/runs/{id}/logs)
 	GetRunLogs(ctx context.Context, request GetRunLogsRequestObject) (GetRunLogsResponseObject, error)
+	// RetryRun Retry a failed or canceled run - from its failed stage when its backup is still valid.
+	// (POST /api/v1/runs/{id}/retry)
+	RetryRun(ctx context.Context, request RetryRunRequestObject) (RetryRunResponseObject, error)
+	// ListTargets The configured targets, by name, each with its health.
+	// (GET /api/v1/targets)
+	ListTargets(ctx context.Context, request ListTargetsRequestObject) (ListTargetsResponseObject, error)
+	// GetTarget A configured target (secrets shown only as set or not) with its health.
+	// (GET /api/v1/targets/{name})
+	GetTarget(ctx context.Context, request GetTargetRequestObject) (GetTargetResponseObject, error)
 	// ListBackups The target's stored backups, newest first, a page at a time.
 	// (GET /api/v1/targets/{name}/backups)
 	ListBackups(ctx context.Context, request ListBackupsRequestObject) (ListBackupsResponseObject, error)
@@ -3408,6 +3729,84 @@ func (sh *strictHandler) GetRunLogs(w http.ResponseWriter, r *http.Request, id R
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetRunLogsResponseObject); ok {
 		if err := validResponse.VisitGetRunLogsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RetryRun operation middleware
+func (sh *strictHandler) RetryRun(w http.ResponseWriter, r *http.Request, id RunID) {
+	var request RetryRunRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RetryRun(ctx, request.(RetryRunRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RetryRun")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RetryRunResponseObject); ok {
+		if err := validResponse.VisitRetryRunResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListTargets operation middleware
+func (sh *strictHandler) ListTargets(w http.ResponseWriter, r *http.Request, params ListTargetsParams) {
+	var request ListTargetsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListTargets(ctx, request.(ListTargetsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListTargets")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListTargetsResponseObject); ok {
+		if err := validResponse.VisitListTargetsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetTarget operation middleware
+func (sh *strictHandler) GetTarget(w http.ResponseWriter, r *http.Request, name TargetName) {
+	var request GetTargetRequestObject
+
+	request.Name = name
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetTarget(ctx, request.(GetTargetRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetTarget")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetTargetResponseObject); ok {
+		if err := validResponse.VisitGetTargetResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {

@@ -64,6 +64,12 @@ type Server struct {
 	Hooks HookTrigger
 	// Deliveries lists and redelivers outbound webhooks (jobs.Runner).
 	Deliveries DeliveryService
+	// Retrier retries failed runs (jobs.Runner).
+	Retrier RunRetrier
+	// TargetSource lists the configured targets and Health summarizes
+	// them (StaticTargets of the config file; store.Store).
+	TargetSource TargetSource
+	Health       TargetHealthReader
 	// Backups lists, downloads and restores backups (jobs.Runner).
 	Backups BackupService
 
