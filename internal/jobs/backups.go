@@ -27,7 +27,7 @@ func (r *Runner) BackupList(ctx context.Context, f lifeboat.BackupFilter) ([]lif
 	if f.Limit < 1 || f.Limit > MaxBackupPage {
 		return nil, false, lifeboat.Errorf(lifeboat.EINVALID, "limit: must be between 1 and %d", MaxBackupPage)
 	}
-	if _, ok := r.deps.Config.Target(f.Target); !ok {
+	if _, ok := r.conf().Target(f.Target); !ok {
 		known, err := r.deps.Store.TargetHasRuns(ctx, f.Target)
 		if err != nil {
 			return nil, false, err
@@ -61,7 +61,7 @@ func (r *Runner) BackupGet(ctx context.Context, id int64) (lifeboat.Backup, erro
 		b.ManifestError = "pruned: retention deleted the object and its manifest"
 		return b, nil
 	}
-	st, ok := r.deps.Stores[b.Storage]
+	st, ok := r.catalog().Stores[b.Storage]
 	if !ok {
 		b.ManifestError = fmt.Sprintf("storage %q is not configured", b.Storage)
 		return b, nil
@@ -90,7 +90,7 @@ func (r *Runner) storedBackup(ctx context.Context, id int64) (lifeboat.Backup, b
 		return b, nil, lifeboat.Errorf(lifeboat.EGONE, "backup %d was pruned at %s (%s)", id,
 			b.PrunedAt.UTC().Format(time.RFC3339), b.PrunedReason)
 	}
-	st, ok := r.deps.Stores[b.Storage]
+	st, ok := r.catalog().Stores[b.Storage]
 	if !ok {
 		return b, nil, lifeboat.Errorf(lifeboat.ECONFLICT, "backup %d is on storage %q, which is not configured", id, b.Storage)
 	}
@@ -133,7 +133,7 @@ func (r *Runner) BackupDownload(ctx context.Context, id int64, ttl time.Duration
 		return d, err
 	}
 	d.ExpiresAt = r.deps.Now().Add(ttl).Truncate(time.Second)
-	d.URL = strings.TrimRight(r.deps.Config.BaseURL, "/") + "/downloads/" + blob.SignDownload(key, b.ID, d.ExpiresAt)
+	d.URL = strings.TrimRight(r.conf().BaseURL, "/") + "/downloads/" + blob.SignDownload(key, b.ID, d.ExpiresAt)
 	return d, nil
 }
 

@@ -108,7 +108,7 @@ func (r *Runner) deliver(ctx context.Context, id, jobID int64, attempt, maxAttem
 		if d.Status != lifeboat.DeliveryPending || owner != jobID {
 			return complete(dbctx, tx)
 		}
-		hook, ok := r.deps.Senders[d.Notifier].(*notify.Webhook)
+		hook, ok := r.catalog().Senders[d.Notifier].(*notify.Webhook)
 		if !ok {
 			gone := fmt.Errorf("notifier %q is no longer configured as a webhook", d.Notifier)
 			result = river.JobCancel(gone)
@@ -150,13 +150,13 @@ func (r *Runner) deliver(ctx context.Context, id, jobID int64, attempt, maxAttem
 // target, with one job per new row, in tx. A row already there for (run,
 // event, notifier) stays as it is and gets no second job.
 func (r *Runner) enqueueDeliveriesTx(ctx context.Context, tx *store.Tx, ev notify.Event) error {
-	t, ok := r.deps.Config.Target(ev.Run.Target)
+	t, ok := r.conf().Target(ev.Run.Target)
 	if !ok {
 		return nil
 	}
 	var body []byte
 	for _, name := range t.Notify {
-		hook, ok := r.deps.Senders[name].(*notify.Webhook)
+		hook, ok := r.catalog().Senders[name].(*notify.Webhook)
 		if !ok || !hook.Accepts(ev.Kind) {
 			continue
 		}
@@ -184,12 +184,12 @@ func (r *Runner) enqueueDeliveriesTx(ctx context.Context, tx *store.Tx, ev notif
 
 // hasWebhooks says whether any notifier of target is a webhook.
 func (r *Runner) hasWebhooks(target string) bool {
-	t, ok := r.deps.Config.Target(target)
+	t, ok := r.conf().Target(target)
 	if !ok {
 		return false
 	}
 	for _, name := range t.Notify {
-		if deliveredByJob(r.deps.Senders[name]) {
+		if deliveredByJob(r.catalog().Senders[name]) {
 			return true
 		}
 	}
@@ -239,7 +239,7 @@ func (r *Runner) Redeliver(ctx context.Context, id int64) (lifeboat.Delivery, er
 		if err != nil {
 			return err
 		}
-		if !deliveredByJob(r.deps.Senders[cur.Notifier]) {
+		if !deliveredByJob(r.catalog().Senders[cur.Notifier]) {
 			return lifeboat.Errorf(lifeboat.ECONFLICT, "delivery %d: notifier %q is no longer configured as a webhook", id, cur.Notifier)
 		}
 		res, err := r.client.InsertTx(ctx, tx.PgxTx(), DeliveryArgs{DeliveryID: id}, nil)

@@ -18,7 +18,7 @@ import (
 // endpoint cannot be used to list targets.
 func (r *Runner) TriggerFromHook(ctx context.Context, target string, header http.Header, body []byte) (lifeboat.Run, error) {
 	unauthorized := &lifeboat.Error{Code: lifeboat.EUNAUTHORIZED, Message: "signature not valid for this target"}
-	t, ok := r.deps.Config.Target(target)
+	t, ok := r.conf().Target(target)
 	if !ok || t.TriggerSecret == "" {
 		return lifeboat.Run{}, unauthorized
 	}

@@ -120,7 +120,7 @@ func (r *Runner) Janitor(ctx context.Context) (JanitorReport, error) {
 
 // stageTimeout is the timeout the stage workers give target's stages.
 func (r *Runner) stageTimeout(target string) time.Duration {
-	if t, ok := r.deps.Config.Target(target); ok && t.StageTimeout > 0 {
+	if t, ok := r.conf().Target(target); ok && t.StageTimeout > 0 {
 		return t.StageTimeout
 	}
 	return config.DefaultStageTimeout
@@ -129,7 +129,7 @@ func (r *Runner) stageTimeout(target string) time.Duration {
 // longestStageTimeout is the longest stage timeout of any configured target.
 func (r *Runner) longestStageTimeout() time.Duration {
 	var longest time.Duration
-	for _, t := range r.deps.Config.Targets {
+	for _, t := range r.conf().Targets {
 		longest = max(longest, r.stageTimeout(t.Name))
 	}
 	if longest == 0 {
@@ -215,7 +215,7 @@ func listScratch(ctx context.Context, serverURL string) (scratchList, error) {
 // drops its scratch database; one is left when report never ran or its
 // drop failed, or when this state database lost the run.
 func (r *Runner) janitorScratch(ctx context.Context, now time.Time, log *slog.Logger, rep *JanitorReport) []error {
-	server := r.deps.Config.Restore.DatabaseURL
+	server := r.conf().Restore.DatabaseURL
 	if server == "" {
 		return nil
 	}
@@ -280,14 +280,14 @@ func (r *Runner) janitorUploads(ctx context.Context, now time.Time, log *slog.Lo
 	// AbortStaleUploads measures age on the process's clock: the cutoff on
 	// ours, expressed as an age on that one.
 	olderThan := time.Since(now.Add(-limit))
-	names := make([]string, 0, len(r.deps.Stores))
-	for name := range r.deps.Stores {
+	names := make([]string, 0, len(r.catalog().Stores))
+	for name := range r.catalog().Stores {
 		names = append(names, name)
 	}
 	slices.Sort(names)
 	var errs []error
 	for _, name := range names {
-		s3, ok := r.deps.Stores[name].(*blob.S3)
+		s3, ok := r.catalog().Stores[name].(*blob.S3)
 		if !ok {
 			continue
 		}

@@ -28,7 +28,9 @@ const MaxAttempts = 4
 
 // Deps is everything the stage workers use, built once at start-up.
 type Deps struct {
-	Store      *store.Store
+	Store *store.Store
+	// Config, Stores and Senders are the first Catalog; Reload replaces
+	// them (jobs read the current one through r.conf() and r.catalog()).
 	Config     *config.Config
 	Stores     map[string]blob.Store    // by storage name
 	Senders    map[string]notify.Sender // by notifier name
@@ -52,6 +54,9 @@ type Runner struct {
 	client *river.Client[pgx.Tx]
 	// started is set once Start succeeded, for Working (/readyz).
 	started atomic.Bool
+	// cat is the current Catalog (catalog.go); Deps' Config, Stores and
+	// Senders are its first version.
+	cat atomic.Pointer[Catalog]
 }
 
 // Options tunes the River client.
@@ -95,6 +100,7 @@ func New(deps Deps, opts Options) (*Runner, error) {
 	}
 	opts = opts.withDefaults()
 	r := &Runner{deps: deps}
+	r.cat.Store(&Catalog{Config: deps.Config, Stores: deps.Stores, Senders: deps.Senders})
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &stageWorker[BackupArgs]{r: r, stage: lifeboat.StageBackup, do: r.backup})
 	river.AddWorker(workers, &stageWorker[RestoreArgs]{r: r, stage: lifeboat.StageRestore, do: r.restore})
@@ -153,7 +159,7 @@ func (r *Runner) StartRun(ctx context.Context, target string, trigger lifeboat.T
 // idempotency key returns its run (created false), an active run is a
 // conflict unless req.Queue, and concurrent requests decide one at a time.
 func (r *Runner) RequestRun(ctx context.Context, req lifeboat.RunRequest) (run lifeboat.Run, created bool, err error) {
-	if _, ok := r.deps.Config.Target(req.Target); !ok {
+	if _, ok := r.conf().Target(req.Target); !ok {
 		return run, false, &lifeboat.Error{Code: lifeboat.ENOTFOUND, Message: fmt.Sprintf("no target named %q", req.Target)}
 	}
 	now := r.deps.Now()

@@ -195,7 +195,7 @@ type restoreIntoWorker struct {
 func (w *restoreIntoWorker) Timeout(job *river.Job[RestoreIntoArgs]) time.Duration {
 	rs, err := w.r.deps.Store.RestoreGet(context.Background(), job.Args.RestoreID)
 	if err == nil {
-		if t, ok := w.r.deps.Config.Target(rs.Target); ok && t.StageTimeout > 0 {
+		if t, ok := w.r.conf().Target(rs.Target); ok && t.StageTimeout > 0 {
 			return t.StageTimeout
 		}
 	}
@@ -279,7 +279,7 @@ func (r *Runner) restoreInto(ctx context.Context, rs lifeboat.Restore, log *slog
 	log.Info(fmt.Sprintf("restoring backup %d (%s, %d bytes) into %s", b.ID, b.Key, b.StoredBytes, rs.DatabaseURL))
 	res, err = pipeline.RestoreInto(ctx, pipeline.RestoreIntoInput{
 		Store: st, Key: b.Key, ExpectedSHA256: b.SHA256, Identities: r.deps.Identities,
-		IntoURL: into, Clean: rs.Clean, Jobs: r.deps.Config.Restore.Jobs, SpoolDir: r.deps.Config.Restore.SpoolDir,
+		IntoURL: into, Clean: rs.Clean, Jobs: r.conf().Restore.Jobs, SpoolDir: r.conf().Restore.SpoolDir,
 		Getenv: r.deps.Getenv, Log: log,
 	})
 	var te *pipeline.TargetError

@@ -41,7 +41,7 @@ type pruneWorker struct {
 }
 
 func (w *pruneWorker) Work(ctx context.Context, job *river.Job[PruneArgs]) error {
-	if _, ok := w.r.deps.Config.Target(job.Args.Target); !ok {
+	if _, ok := w.r.conf().Target(job.Args.Target); !ok {
 		return river.JobCancel(fmt.Errorf("prune: target %q is no longer configured", job.Args.Target))
 	}
 	_, err := w.r.Prune(ctx, job.Args.Target, false)
@@ -64,7 +64,7 @@ type pruneSweepWorker struct {
 
 func (w *pruneSweepWorker) Work(ctx context.Context, _ *river.Job[PruneSweepArgs]) error {
 	var params []river.InsertManyParams
-	for _, t := range w.r.deps.Config.Targets {
+	for _, t := range w.r.conf().Targets {
 		if t.Retention.Enabled() {
 			params = append(params, river.InsertManyParams{Args: PruneArgs{Target: t.Name}})
 		}
@@ -89,7 +89,7 @@ func (r *Runner) retentionJobs(workers *river.Workers, opts Options) []*river.Pe
 // enqueuePruneTx enqueues a prune of run's target in tx when the run was
 // verified and the target's retention policy is on.
 func (r *Runner) enqueuePruneTx(ctx context.Context, tx *store.Tx, run lifeboat.Run) error {
-	t, ok := r.deps.Config.Target(run.Target)
+	t, ok := r.conf().Target(run.Target)
 	if run.Status != lifeboat.RunSucceeded || !ok || !t.Retention.Enabled() {
 		return nil
 	}
@@ -113,7 +113,7 @@ type retentionPlan struct {
 // not stop the others; the errors are returned together (and River retries:
 // a prune is safe to repeat). The decisions come newest first.
 func (r *Runner) Prune(ctx context.Context, target string, dryRun bool) ([]retention.Decision, error) {
-	t, ok := r.deps.Config.Target(target)
+	t, ok := r.conf().Target(target)
 	if !ok {
 		return nil, &lifeboat.Error{Code: lifeboat.ENOTFOUND, Message: fmt.Sprintf("no target named %q", target)}
 	}
@@ -151,7 +151,7 @@ func (r *Runner) Prune(ctx context.Context, target string, dryRun bool) ([]reten
 // never an object that looks restorable but is half gone. History is marked
 // only once storage no longer holds the backup.
 func (r *Runner) pruneBackup(ctx context.Context, d retention.Decision, reason string) error {
-	st, ok := r.deps.Stores[d.Storage]
+	st, ok := r.catalog().Stores[d.Storage]
 	if !ok {
 		return fmt.Errorf("prune %s: storage %q is not configured", d.Key, d.Storage)
 	}
@@ -206,7 +206,7 @@ func (r *Runner) planRetention(ctx context.Context, t *config.Target) (retention
 	}
 	var backups []retention.Backup
 	for _, name := range names {
-		st, ok := r.deps.Stores[name]
+		st, ok := r.catalog().Stores[name]
 		if !ok {
 			// Backups in a storage no longer configured can be neither seen
 			// nor deleted: they are left out of the plan.
@@ -316,7 +316,7 @@ type PlannedBackup struct {
 // RetentionPlan returns a *RetentionPlan for target, deleting nothing. It
 // returns any so the API can declare the method without importing jobs.
 func (r *Runner) RetentionPlan(ctx context.Context, target string) (any, error) {
-	t, ok := r.deps.Config.Target(target)
+	t, ok := r.conf().Target(target)
 	if !ok {
 		return nil, &lifeboat.Error{Code: lifeboat.ENOTFOUND, Message: fmt.Sprintf("no target named %q", target)}
 	}

@@ -40,7 +40,7 @@ func (r *Runner) RetryRun(ctx context.Context, id int64) (lifeboat.Run, error) {
 		return lifeboat.Run{}, lifeboat.Errorf(lifeboat.ECONFLICT,
 			"run %d is canceled but still being reported: retry it once it has finished", id)
 	}
-	if _, ok := r.deps.Config.Target(old.Target); !ok {
+	if _, ok := r.conf().Target(old.Target); !ok {
 		return lifeboat.Run{}, lifeboat.Errorf(lifeboat.ECONFLICT, "run %d's target %q is no longer configured", id, old.Target)
 	}
 	// Storage is asked before the transaction (no lock is held across the
@@ -119,7 +119,7 @@ func (r *Runner) backupReusable(ctx context.Context, old lifeboat.Run) (bool, st
 	case a.SHA256 == "":
 		return false, fmt.Sprintf("run %d's backup has no recorded sha256", old.ID)
 	}
-	st, ok := r.deps.Stores[a.Storage]
+	st, ok := r.catalog().Stores[a.Storage]
 	if !ok {
 		return false, fmt.Sprintf("storage %q of run %d's backup is not configured", a.Storage, old.ID)
 	}

@@ -53,8 +53,8 @@ func (r *Runner) Tick(ctx context.Context) (TickResult, error) {
 	var res TickResult
 	now := r.deps.Now()
 	var errs []error
-	for i := range r.deps.Config.Targets {
-		t := &r.deps.Config.Targets[i]
+	for i := range r.conf().Targets {
+		t := &r.conf().Targets[i]
 		if t.Schedule == "" {
 			continue
 		}
@@ -133,7 +133,7 @@ func (r *Runner) tickTarget(ctx context.Context, t *config.Target, now time.Time
 
 // Pause stops a target's schedule; Resume restarts it from now.
 func (r *Runner) Pause(ctx context.Context, target string, paused bool) error {
-	if _, ok := r.deps.Config.Target(target); !ok {
+	if _, ok := r.conf().Target(target); !ok {
 		return &lifeboat.Error{Code: lifeboat.ENOTFOUND, Message: fmt.Sprintf("no target named %q", target)}
 	}
 	return r.deps.Store.TargetPause(ctx, target, paused, r.deps.Now())
@@ -142,7 +142,7 @@ func (r *Runner) Pause(ctx context.Context, target string, paused bool) error {
 // ScheduleInfo returns the target's schedule: paused or not, the next due
 // slot, the five after now, and the most recent skipped slots.
 func (r *Runner) ScheduleInfo(ctx context.Context, target string) (lifeboat.TargetSchedule, error) {
-	t, ok := r.deps.Config.Target(target)
+	t, ok := r.conf().Target(target)
 	if !ok {
 		return lifeboat.TargetSchedule{}, &lifeboat.Error{Code: lifeboat.ENOTFOUND, Message: fmt.Sprintf("no target named %q", target)}
 	}

@@ -18,7 +18,7 @@ import (
 )
 
 func (r *Runner) storeFor(name string) (blob.Store, error) {
-	s, ok := r.deps.Stores[name]
+	s, ok := r.catalog().Stores[name]
 	if !ok {
 		return nil, lifeboat.Permanent(fmt.Errorf("storage %q is not configured", name))
 	}
@@ -44,7 +44,7 @@ func (r *Runner) backup(ctx context.Context, run lifeboat.Run, t *config.Target,
 }
 
 func (r *Runner) scratchURL(runID int64) (string, error) {
-	return pgtool.WithDatabase(r.deps.Config.Restore.DatabaseURL, pgtool.ScratchName(runID))
+	return pgtool.WithDatabase(r.conf().Restore.DatabaseURL, pgtool.ScratchName(runID))
 }
 
 func (r *Runner) restore(ctx context.Context, run lifeboat.Run, t *config.Target, log *slog.Logger) (outcome, error) {
@@ -61,7 +61,7 @@ func (r *Runner) restore(ctx context.Context, run lifeboat.Run, t *config.Target
 	}
 	res, err := pipeline.Restore(ctx, pipeline.RestoreInput{
 		Store: st, Key: run.Artifact.Key, ExpectedSHA256: run.Artifact.SHA256, Identities: r.deps.Identities,
-		IntoURL: into, CreateDatabase: true, Jobs: r.deps.Config.Restore.Jobs, SpoolDir: r.deps.Config.Restore.SpoolDir,
+		IntoURL: into, CreateDatabase: true, Jobs: r.conf().Restore.Jobs, SpoolDir: r.conf().Restore.SpoolDir,
 		Getenv: r.deps.Getenv, Log: log,
 	})
 	return outcome{metrics: res.Metrics}, err
@@ -92,7 +92,7 @@ func (r *Runner) report(ctx context.Context, run lifeboat.Run, t *config.Target,
 	var senders []notify.Sender
 	var queued []string
 	for _, name := range t.Notify {
-		if s, ok := r.deps.Senders[name]; ok && deliveredByJob(s) {
+		if s, ok := r.catalog().Senders[name]; ok && deliveredByJob(s) {
 			queued = append(queued, name) // queued when the result commits
 		} else if ok {
 			senders = append(senders, s)
@@ -100,14 +100,14 @@ func (r *Runner) report(ctx context.Context, run lifeboat.Run, t *config.Target,
 	}
 	m := pipeline.Report(ctx, pipeline.ReportInput{
 		Run: run, RunURL: r.runURL(run.ID), Senders: senders,
-		RestoreServerURL: r.deps.Config.Restore.DatabaseURL, Log: log,
+		RestoreServerURL: r.conf().Restore.DatabaseURL, Log: log,
 	})
 	m.Queued = queued
 	return outcome{metrics: m}, nil
 }
 
 func (r *Runner) runURL(id int64) string {
-	base := strings.TrimRight(r.deps.Config.BaseURL, "/")
+	base := strings.TrimRight(r.conf().BaseURL, "/")
 	if base == "" {
 		return ""
 	}

@@ -70,8 +70,8 @@ const graceFactor = 1.5
 func (r *Runner) Watchdog(ctx context.Context) error {
 	now := r.deps.Now()
 	var errs []error
-	for i := range r.deps.Config.Targets {
-		t := &r.deps.Config.Targets[i]
+	for i := range r.conf().Targets {
+		t := &r.conf().Targets[i]
 		if t.Schedule == "" && t.MaxAge <= 0 {
 			continue
 		}
@@ -193,7 +193,7 @@ func slotGap(s *schedule.Schedule, t time.Time) time.Duration {
 func (r *Runner) notifiersTaking(t *config.Target, kind notify.Kind) []string {
 	var out []string
 	for _, name := range t.Notify {
-		if s, ok := r.deps.Senders[name]; ok && notify.Accepts(s, kind) {
+		if s, ok := r.catalog().Senders[name]; ok && notify.Accepts(s, kind) {
 			out = append(out, name)
 		}
 	}
@@ -220,7 +220,7 @@ func (r *Runner) deliverAlerts(ctx context.Context) error {
 // not returned: the watchdog job itself did its work.
 func (r *Runner) deliverAlert(ctx context.Context, a store.Alert) error {
 	log := r.deps.Logger.With("target", a.Target, "alert", string(a.Kind), "notifier", a.Notifier, "attempt", a.Attempts)
-	sender, ok := r.deps.Senders[a.Notifier]
+	sender, ok := r.catalog().Senders[a.Notifier]
 	if !ok {
 		log.Error("watchdog alert lost: notifier is no longer configured")
 		return r.deps.Store.AlertFailed(ctx, a.ID, "notifier is no longer configured", true, r.deps.Now())
@@ -262,17 +262,17 @@ func (r *Runner) signalRunStarted(ctx context.Context, run lifeboat.Run, stage l
 	if stage != lifeboat.StageBackup || attempt != 1 {
 		return
 	}
-	t, ok := r.deps.Config.Target(run.Target)
+	t, ok := r.conf().Target(run.Target)
 	if !ok {
 		return
 	}
 	ev := notify.NewStartedEvent(run, r.runURL(run.ID), r.deps.Now())
 	for _, name := range r.notifiersTaking(t, notify.KindRunStarted) {
-		if deliveredByJob(r.deps.Senders[name]) {
+		if deliveredByJob(r.catalog().Senders[name]) {
 			continue // queued with the stage's start (deliveries.go)
 		}
 		sctx, cancel := context.WithTimeout(ctx, alertSendTimeout)
-		err := r.deps.Senders[name].Send(sctx, ev)
+		err := r.catalog().Senders[name].Send(sctx, ev)
 		cancel()
 		if err != nil {
 			log.Warn(fmt.Sprintf("notifier %s failed to hear that the run started: %v", name, err))

@@ -86,7 +86,7 @@ type stageWorker[T stageArgs] struct {
 }
 
 func (w *stageWorker[T]) Timeout(job *river.Job[T]) time.Duration {
-	if t, ok := w.r.deps.Config.Target(job.Args.ref().Target); ok && t.StageTimeout > 0 {
+	if t, ok := w.r.conf().Target(job.Args.ref().Target); ok && t.StageTimeout > 0 {
 		return t.StageTimeout
 	}
 	return 6 * time.Hour
@@ -133,7 +133,7 @@ func (w *stageWorker[T]) Work(ctx context.Context, job *river.Job[T]) error {
 	w.r.signalRunStarted(ctx, run, w.stage, job.Attempt, log)
 
 	var out outcome
-	target, ok := w.r.deps.Config.Target(run.Target)
+	target, ok := w.r.conf().Target(run.Target)
 	if !ok {
 		err = lifeboat.Permanent(fmt.Errorf("target %q is no longer configured", run.Target))
 	} else {
