@@ -3,11 +3,12 @@
 #   make env                                        test services + a shell with LIFEBOAT_TEST_* set
 #   make demo / make demo-stop                      lifeboat with a demo target under .lifeboat/
 #   make bench                                      ~1 GB pipeline benchmark against local S3
+#   make bench-api [ARGS='--duration 20s']          API pages over 100 000 runs and 5 000 000 log lines
 #   make build                                      bin/lifeboat
 
 ARGS ?=
 
-.PHONY: test env demo demo-stop bench build
+.PHONY: test env demo demo-stop bench bench-api build
 
 test:
 	bash scripts/test.sh $(ARGS)
@@ -23,6 +24,9 @@ demo-stop:
 
 bench:
 	bash scripts/bench.sh $(ARGS)
+
+bench-api:
+	bash scripts/bench-api.sh $(ARGS)
 
 build:
 	go build -o bin/lifeboat ./cmd/server
