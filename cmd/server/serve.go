@@ -42,6 +42,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer a.close()
+	// Items created through the API by any process reach this one within
+	// seconds (each process polls the catalog version).
+	go a.catalog.Watch(ctx, 5*time.Second)
 	if workers > 0 {
 		if err := a.runner.Start(ctx); err != nil {
 			return err
@@ -66,7 +69,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	srv := &api.Server{Runs: a.runner, Sched: a.runner, Hooks: a.runner, Retention: a.runner, Reader: a.store, DB: a.store.Pool(), Spec: lifeboat.OpenAPI, Logger: log,
 		Tokens: auth.New(a.store)}
 	srv.Deliveries = a.runner
-	srv.Retrier, srv.TargetSource, srv.Health = a.runner, apiTargets(cfg), a.store
+	srv.Retrier, srv.Health = a.runner, a.store
+	srv.Catalog, srv.TargetSource = catalogAdmin{a.catalog}, catalogAdmin{a.catalog}
 	srv.Backups = a.runner
 	var targetNames, notifierNames []string
 	for _, t := range cfg.Targets {

@@ -54,12 +54,14 @@ func openStore(ctx context.Context, url string) (*store.Store, error) {
 	return st, nil
 }
 
-// app is a wired lifeboat: config, state, storages, notifiers, runner.
+// app is a wired lifeboat: config, state, storages, notifiers, runner,
+// and the catalog of items managed through the API.
 type app struct {
-	cfg    *config.Config
-	store  *store.Store
-	runner *jobs.Runner
-	log    *slog.Logger
+	cfg     *config.Config
+	store   *store.Store
+	runner  *jobs.Runner
+	catalog *lbapp.Catalog
+	log     *slog.Logger
 }
 
 func openApp(ctx context.Context, cfg *config.Config, getenv func(string) string, log *slog.Logger, opts jobs.Options) (*app, error) {
@@ -71,7 +73,12 @@ func openApp(ctx context.Context, cfg *config.Config, getenv func(string) string
 	if err == nil {
 		var runner *jobs.Runner
 		if runner, err = jobs.New(deps, opts); err == nil {
-			return &app{cfg: cfg, store: st, runner: runner, log: log}, nil
+			// The API's storages, notifiers and targets join the file's
+			// before any job runs.
+			cat := lbapp.NewCatalog(cfg, st, runner, deps)
+			if err = cat.Load(ctx); err == nil {
+				return &app{cfg: cfg, store: st, runner: runner, catalog: cat, log: log}, nil
+			}
 		}
 	}
 	st.Pool().Close()

@@ -17,6 +17,51 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for NotifierInputKind.
+const (
+	NotifierInputKindHeartbeat NotifierInputKind = "heartbeat"
+	NotifierInputKindSlack     NotifierInputKind = "slack"
+	NotifierInputKindWebhook   NotifierInputKind = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the NotifierInputKind enum.
+func (e NotifierInputKind) Valid() bool {
+	switch e {
+	case NotifierInputKindHeartbeat:
+		return true
+	case NotifierInputKindSlack:
+		return true
+	case NotifierInputKindWebhook:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NotifierInputStyle.
+const (
+	NotifierInputStyleCronitor       NotifierInputStyle = "cronitor"
+	NotifierInputStyleDeadmanssnitch NotifierInputStyle = "deadmanssnitch"
+	NotifierInputStyleHealthchecks   NotifierInputStyle = "healthchecks"
+	NotifierInputStylePlain          NotifierInputStyle = "plain"
+)
+
+// Valid indicates whether the value is a known member of the NotifierInputStyle enum.
+func (e NotifierInputStyle) Valid() bool {
+	switch e {
+	case NotifierInputStyleCronitor:
+		return true
+	case NotifierInputStyleDeadmanssnitch:
+		return true
+	case NotifierInputStyleHealthchecks:
+		return true
+	case NotifierInputStylePlain:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ReadinessStatus.
 const (
 	ReadinessStatusOk          ReadinessStatus = "ok"
@@ -29,6 +74,60 @@ func (e ReadinessStatus) Valid() bool {
 	case ReadinessStatusOk:
 		return true
 	case ReadinessStatusUnavailable:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for StorageInputKind.
+const (
+	StorageInputKindFs StorageInputKind = "fs"
+	StorageInputKindS3 StorageInputKind = "s3"
+)
+
+// Valid indicates whether the value is a known member of the StorageInputKind enum.
+func (e StorageInputKind) Valid() bool {
+	switch e {
+	case StorageInputKindFs:
+		return true
+	case StorageInputKindS3:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TargetInputOverlap.
+const (
+	TargetInputOverlapQueue TargetInputOverlap = "queue"
+	TargetInputOverlapSkip  TargetInputOverlap = "skip"
+)
+
+// Valid indicates whether the value is a known member of the TargetInputOverlap enum.
+func (e TargetInputOverlap) Valid() bool {
+	switch e {
+	case TargetInputOverlapQueue:
+		return true
+	case TargetInputOverlapSkip:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TargetInputRowCounts.
+const (
+	TargetInputRowCountsEstimate TargetInputRowCounts = "estimate"
+	TargetInputRowCountsExact    TargetInputRowCounts = "exact"
+)
+
+// Valid indicates whether the value is a known member of the TargetInputRowCounts enum.
+func (e TargetInputRowCounts) Valid() bool {
+	switch e {
+	case TargetInputRowCountsEstimate:
+		return true
+	case TargetInputRowCountsExact:
 		return true
 	default:
 		return false
@@ -77,6 +176,34 @@ type LogPage struct {
 	Lines     []LogLine `json:"lines"`
 	NextAfter int64     `json:"next_after"`
 }
+
+// Notifier defines model for Notifier.
+type Notifier = notifierView
+
+// NotifierInput A notifier as the config file writes it.
+type NotifierInput struct {
+	Kind NotifierInputKind `json:"kind"`
+	Name *string           `json:"name,omitempty"`
+
+	// Secret webhook: the signing secret(s), space-separated
+	Secret *string             `json:"secret,omitempty"`
+	Style  *NotifierInputStyle `json:"style,omitempty"`
+	Url    *string             `json:"url,omitempty"`
+}
+
+// NotifierInputKind defines model for NotifierInput.Kind.
+type NotifierInputKind string
+
+// NotifierInputStyle defines model for NotifierInput.Style.
+type NotifierInputStyle string
+
+// NotifierList defines model for NotifierList.
+type NotifierList struct {
+	Notifiers []Notifier `json:"notifiers"`
+}
+
+// ProbeResult defines model for ProbeResult.
+type ProbeResult = lifeboat.ProbeResult
 
 // Problem defines model for Problem.
 type Problem struct {
@@ -150,11 +277,77 @@ type Status struct {
 	Status   *string `json:"status,omitempty"`
 }
 
+// Storage defines model for Storage.
+type Storage = storageView
+
+// StorageInput A storage as the config file writes it.
+type StorageInput struct {
+	AccessKeyId *string          `json:"access_key_id,omitempty"`
+	Bucket      *string          `json:"bucket,omitempty"`
+	Endpoint    *string          `json:"endpoint,omitempty"`
+	Kind        StorageInputKind `json:"kind"`
+	Name        *string          `json:"name,omitempty"`
+	PartSizeMb  *int             `json:"part_size_mb,omitempty"`
+
+	// Path fs: an absolute path
+	Path            *string `json:"path,omitempty"`
+	Prefix          *string `json:"prefix,omitempty"`
+	Region          *string `json:"region,omitempty"`
+	SecretAccessKey *string `json:"secret_access_key,omitempty"`
+}
+
+// StorageInputKind defines model for StorageInput.Kind.
+type StorageInputKind string
+
+// StorageList defines model for StorageList.
+type StorageList struct {
+	Storages []Storage `json:"storages"`
+}
+
 // Target defines model for Target.
 type Target = targetView
 
 // TargetHealth defines model for TargetHealth.
 type TargetHealth = lifeboat.TargetHealth
+
+// TargetInput A target as the config file writes it. Durations are strings such as "90s", "6h".
+type TargetInput struct {
+	Checks *[]struct {
+		Expect  *string `json:"expect,omitempty"`
+		Name    *string `json:"name,omitempty"`
+		Sql     *string `json:"sql,omitempty"`
+		Timeout *string `json:"timeout,omitempty"`
+	} `json:"checks,omitempty"`
+	DatabaseUrl *string `json:"database_url,omitempty"`
+	MaxAge      *string `json:"max_age,omitempty"`
+
+	// Name Optional; must equal the path's name when given.
+	Name      *string             `json:"name,omitempty"`
+	Notify    *[]string           `json:"notify,omitempty"`
+	Overlap   *TargetInputOverlap `json:"overlap,omitempty"`
+	Retention *struct {
+		KeepDaily       *int    `json:"keep_daily,omitempty"`
+		KeepLast        *int    `json:"keep_last,omitempty"`
+		KeepMonthly     *int    `json:"keep_monthly,omitempty"`
+		KeepWeekly      *int    `json:"keep_weekly,omitempty"`
+		KeepYearly      *int    `json:"keep_yearly,omitempty"`
+		MinVerified     *int    `json:"min_verified,omitempty"`
+		PartialGrace    *string `json:"partial_grace,omitempty"`
+		UnverifiedGrace *string `json:"unverified_grace,omitempty"`
+	} `json:"retention,omitempty"`
+	RowCounts     *TargetInputRowCounts `json:"row_counts,omitempty"`
+	Schedule      *string               `json:"schedule,omitempty"`
+	StageTimeout  *string               `json:"stage_timeout,omitempty"`
+	Storage       string                `json:"storage"`
+	Timezone      *string               `json:"timezone,omitempty"`
+	TriggerSecret *string               `json:"trigger_secret,omitempty"`
+}
+
+// TargetInputOverlap defines model for TargetInput.Overlap.
+type TargetInputOverlap string
+
+// TargetInputRowCounts defines model for TargetInput.RowCounts.
+type TargetInputRowCounts string
 
 // TargetList defines model for TargetList.
 type TargetList struct {
@@ -189,6 +382,9 @@ type TokenList struct {
 
 // BackupID defines model for BackupID.
 type BackupID = int64
+
+// ItemName defines model for ItemName.
+type ItemName = string
 
 // RunID defines model for RunID.
 type RunID = int64
@@ -235,6 +431,11 @@ type ListTargetsParams struct {
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
+// DeleteTargetParams defines parameters for DeleteTarget.
+type DeleteTargetParams struct {
+	Force *bool `form:"force,omitempty" json:"force,omitempty"`
+}
+
 // ListBackupsParams defines parameters for ListBackups.
 type ListBackupsParams struct {
 	// IncludePruned List backups retention deleted too (with pruned_at and pruned_reason).
@@ -269,6 +470,24 @@ type CreateBackupDownloadJSONRequestBody = DownloadRequest
 // RestoreBackupJSONRequestBody defines body for RestoreBackup for application/json ContentType.
 type RestoreBackupJSONRequestBody = RestoreRequest
 
+// CreateNotifierJSONRequestBody defines body for CreateNotifier for application/json ContentType.
+type CreateNotifierJSONRequestBody = NotifierInput
+
+// ReplaceNotifierJSONRequestBody defines body for ReplaceNotifier for application/json ContentType.
+type ReplaceNotifierJSONRequestBody = NotifierInput
+
+// CreateStorageJSONRequestBody defines body for CreateStorage for application/json ContentType.
+type CreateStorageJSONRequestBody = StorageInput
+
+// ReplaceStorageJSONRequestBody defines body for ReplaceStorage for application/json ContentType.
+type ReplaceStorageJSONRequestBody = StorageInput
+
+// CreateTargetJSONRequestBody defines body for CreateTarget for application/json ContentType.
+type CreateTargetJSONRequestBody = TargetInput
+
+// ReplaceTargetJSONRequestBody defines body for ReplaceTarget for application/json ContentType.
+type ReplaceTargetJSONRequestBody = TargetInput
+
 // CreateTokenJSONRequestBody defines body for CreateToken for application/json ContentType.
 type CreateTokenJSONRequestBody = TokenCreate
 
@@ -292,6 +511,24 @@ type ServerInterface interface {
 	// RedeliverDelivery Send a webhook delivery again.
 	// (POST /api/v1/deliveries/{id}/redeliver)
 	RedeliverDelivery(w http.ResponseWriter, r *http.Request, id int64)
+	// ListNotifiers Every notifier, the config file's and those created through the API (secrets shown only as set).
+	// (GET /api/v1/notifiers)
+	ListNotifiers(w http.ResponseWriter, r *http.Request)
+	// CreateNotifier Create a notifier kept in lifeboat's database.
+	// (POST /api/v1/notifiers)
+	CreateNotifier(w http.ResponseWriter, r *http.Request)
+	// DeleteNotifier Delete a notifier created through the API; one a target still uses is a 409 naming the use.
+	// (DELETE /api/v1/notifiers/{name})
+	DeleteNotifier(w http.ResponseWriter, r *http.Request, name ItemName)
+	// GetNotifier One notifier.
+	// (GET /api/v1/notifiers/{name})
+	GetNotifier(w http.ResponseWriter, r *http.Request, name ItemName)
+	// ReplaceNotifier Replace a notifier created through the API; secrets left out keep their stored values.
+	// (PUT /api/v1/notifiers/{name})
+	ReplaceNotifier(w http.ResponseWriter, r *http.Request, name ItemName)
+	// TestNotifier Send a test message - chat a line, a webhook a signed lifeboat.test event; a heartbeat is only connected to, since any request to it counts as a check-in.
+	// (POST /api/v1/notifiers/{name}/test)
+	TestNotifier(w http.ResponseWriter, r *http.Request, name ItemName)
 	// GetRestore A disaster-recovery restore - its status, checks and last 200 log lines.
 	// (GET /api/v1/restores/{id})
 	GetRestore(w http.ResponseWriter, r *http.Request, id int64)
@@ -313,12 +550,39 @@ type ServerInterface interface {
 	// RetryRun Retry a failed or canceled run - from its failed stage when its backup is still valid.
 	// (POST /api/v1/runs/{id}/retry)
 	RetryRun(w http.ResponseWriter, r *http.Request, id RunID)
+	// ListStorages Every storage, the config file's and those created through the API (secrets shown only as set).
+	// (GET /api/v1/storages)
+	ListStorages(w http.ResponseWriter, r *http.Request)
+	// CreateStorage Create a storage kept in lifeboat's database.
+	// (POST /api/v1/storages)
+	CreateStorage(w http.ResponseWriter, r *http.Request)
+	// DeleteStorage Delete a storage created through the API; one a target still uses is a 409 naming the use.
+	// (DELETE /api/v1/storages/{name})
+	DeleteStorage(w http.ResponseWriter, r *http.Request, name ItemName)
+	// GetStorage One storage.
+	// (GET /api/v1/storages/{name})
+	GetStorage(w http.ResponseWriter, r *http.Request, name ItemName)
+	// ReplaceStorage Replace a storage created through the API; secrets left out keep their stored values.
+	// (PUT /api/v1/storages/{name})
+	ReplaceStorage(w http.ResponseWriter, r *http.Request, name ItemName)
+	// TestStorage Put, read back and delete a small probe object (lifeboat-probe/...).
+	// (POST /api/v1/storages/{name}/test)
+	TestStorage(w http.ResponseWriter, r *http.Request, name ItemName)
 	// ListTargets The configured targets, by name, each with its health.
 	// (GET /api/v1/targets)
 	ListTargets(w http.ResponseWriter, r *http.Request, params ListTargetsParams)
+	// CreateTarget Create a target kept in lifeboat's database, beside the config file's.
+	// (POST /api/v1/targets)
+	CreateTarget(w http.ResponseWriter, r *http.Request)
+	// DeleteTarget Delete a target created through the API. Its run history stays.
+	// (DELETE /api/v1/targets/{name})
+	DeleteTarget(w http.ResponseWriter, r *http.Request, name TargetName, params DeleteTargetParams)
 	// GetTarget A configured target (secrets shown only as set or not) with its health.
 	// (GET /api/v1/targets/{name})
 	GetTarget(w http.ResponseWriter, r *http.Request, name TargetName)
+	// ReplaceTarget Replace a target created through the API (config-file targets are changed in the file - 409).
+	// (PUT /api/v1/targets/{name})
+	ReplaceTarget(w http.ResponseWriter, r *http.Request, name TargetName)
 	// ListBackups The target's stored backups, newest first, a page at a time.
 	// (GET /api/v1/targets/{name}/backups)
 	ListBackups(w http.ResponseWriter, r *http.Request, name TargetName, params ListBackupsParams)
@@ -403,6 +667,42 @@ func (_ Unimplemented) RedeliverDelivery(w http.ResponseWriter, r *http.Request,
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// ListNotifiers Every notifier, the config file's and those created through the API (secrets shown only as set).
+// (GET /api/v1/notifiers)
+func (_ Unimplemented) ListNotifiers(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// CreateNotifier Create a notifier kept in lifeboat's database.
+// (POST /api/v1/notifiers)
+func (_ Unimplemented) CreateNotifier(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// DeleteNotifier Delete a notifier created through the API; one a target still uses is a 409 naming the use.
+// (DELETE /api/v1/notifiers/{name})
+func (_ Unimplemented) DeleteNotifier(w http.ResponseWriter, r *http.Request, name ItemName) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetNotifier One notifier.
+// (GET /api/v1/notifiers/{name})
+func (_ Unimplemented) GetNotifier(w http.ResponseWriter, r *http.Request, name ItemName) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ReplaceNotifier Replace a notifier created through the API; secrets left out keep their stored values.
+// (PUT /api/v1/notifiers/{name})
+func (_ Unimplemented) ReplaceNotifier(w http.ResponseWriter, r *http.Request, name ItemName) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// TestNotifier Send a test message - chat a line, a webhook a signed lifeboat.test event; a heartbeat is only connected to, since any request to it counts as a check-in.
+// (POST /api/v1/notifiers/{name}/test)
+func (_ Unimplemented) TestNotifier(w http.ResponseWriter, r *http.Request, name ItemName) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // GetRestore A disaster-recovery restore - its status, checks and last 200 log lines.
 // (GET /api/v1/restores/{id})
 func (_ Unimplemented) GetRestore(w http.ResponseWriter, r *http.Request, id int64) {
@@ -445,15 +745,69 @@ func (_ Unimplemented) RetryRun(w http.ResponseWriter, r *http.Request, id RunID
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// ListStorages Every storage, the config file's and those created through the API (secrets shown only as set).
+// (GET /api/v1/storages)
+func (_ Unimplemented) ListStorages(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// CreateStorage Create a storage kept in lifeboat's database.
+// (POST /api/v1/storages)
+func (_ Unimplemented) CreateStorage(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// DeleteStorage Delete a storage created through the API; one a target still uses is a 409 naming the use.
+// (DELETE /api/v1/storages/{name})
+func (_ Unimplemented) DeleteStorage(w http.ResponseWriter, r *http.Request, name ItemName) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetStorage One storage.
+// (GET /api/v1/storages/{name})
+func (_ Unimplemented) GetStorage(w http.ResponseWriter, r *http.Request, name ItemName) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ReplaceStorage Replace a storage created through the API; secrets left out keep their stored values.
+// (PUT /api/v1/storages/{name})
+func (_ Unimplemented) ReplaceStorage(w http.ResponseWriter, r *http.Request, name ItemName) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// TestStorage Put, read back and delete a small probe object (lifeboat-probe/...).
+// (POST /api/v1/storages/{name}/test)
+func (_ Unimplemented) TestStorage(w http.ResponseWriter, r *http.Request, name ItemName) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // ListTargets The configured targets, by name, each with its health.
 // (GET /api/v1/targets)
 func (_ Unimplemented) ListTargets(w http.ResponseWriter, r *http.Request, params ListTargetsParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// CreateTarget Create a target kept in lifeboat's database, beside the config file's.
+// (POST /api/v1/targets)
+func (_ Unimplemented) CreateTarget(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// DeleteTarget Delete a target created through the API. Its run history stays.
+// (DELETE /api/v1/targets/{name})
+func (_ Unimplemented) DeleteTarget(w http.ResponseWriter, r *http.Request, name TargetName, params DeleteTargetParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // GetTarget A configured target (secrets shown only as set or not) with its health.
 // (GET /api/v1/targets/{name})
 func (_ Unimplemented) GetTarget(w http.ResponseWriter, r *http.Request, name TargetName) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ReplaceTarget Replace a target created through the API (config-file targets are changed in the file - 409).
+// (PUT /api/v1/targets/{name})
+func (_ Unimplemented) ReplaceTarget(w http.ResponseWriter, r *http.Request, name TargetName) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -673,6 +1027,138 @@ func (siw *ServerInterfaceWrapper) RedeliverDelivery(w http.ResponseWriter, r *h
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.RedeliverDelivery(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListNotifiers operation middleware
+func (siw *ServerInterfaceWrapper) ListNotifiers(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListNotifiers(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateNotifier operation middleware
+func (siw *ServerInterfaceWrapper) CreateNotifier(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateNotifier(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteNotifier operation middleware
+func (siw *ServerInterfaceWrapper) DeleteNotifier(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name ItemName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", chi.URLParam(r, "name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteNotifier(w, r, name)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetNotifier operation middleware
+func (siw *ServerInterfaceWrapper) GetNotifier(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name ItemName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", chi.URLParam(r, "name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetNotifier(w, r, name)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ReplaceNotifier operation middleware
+func (siw *ServerInterfaceWrapper) ReplaceNotifier(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name ItemName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", chi.URLParam(r, "name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ReplaceNotifier(w, r, name)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// TestNotifier operation middleware
+func (siw *ServerInterfaceWrapper) TestNotifier(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name ItemName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", chi.URLParam(r, "name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.TestNotifier(w, r, name)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -999,6 +1485,138 @@ func (siw *ServerInterfaceWrapper) RetryRun(w http.ResponseWriter, r *http.Reque
 	handler.ServeHTTP(w, r)
 }
 
+// ListStorages operation middleware
+func (siw *ServerInterfaceWrapper) ListStorages(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListStorages(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateStorage operation middleware
+func (siw *ServerInterfaceWrapper) CreateStorage(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateStorage(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteStorage operation middleware
+func (siw *ServerInterfaceWrapper) DeleteStorage(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name ItemName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", chi.URLParam(r, "name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteStorage(w, r, name)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetStorage operation middleware
+func (siw *ServerInterfaceWrapper) GetStorage(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name ItemName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", chi.URLParam(r, "name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetStorage(w, r, name)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ReplaceStorage operation middleware
+func (siw *ServerInterfaceWrapper) ReplaceStorage(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name ItemName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", chi.URLParam(r, "name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ReplaceStorage(w, r, name)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// TestStorage operation middleware
+func (siw *ServerInterfaceWrapper) TestStorage(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name ItemName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", chi.URLParam(r, "name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.TestStorage(w, r, name)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ListTargets operation middleware
 func (siw *ServerInterfaceWrapper) ListTargets(w http.ResponseWriter, r *http.Request) {
 
@@ -1045,6 +1663,62 @@ func (siw *ServerInterfaceWrapper) ListTargets(w http.ResponseWriter, r *http.Re
 	handler.ServeHTTP(w, r)
 }
 
+// CreateTarget operation middleware
+func (siw *ServerInterfaceWrapper) CreateTarget(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateTarget(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteTarget operation middleware
+func (siw *ServerInterfaceWrapper) DeleteTarget(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name TargetName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", chi.URLParam(r, "name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeleteTargetParams
+
+	// ------------- Optional query parameter "force" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "force", r.URL.Query(), &params.Force, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "force"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "force", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteTarget(w, r, name, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetTarget operation middleware
 func (siw *ServerInterfaceWrapper) GetTarget(w http.ResponseWriter, r *http.Request) {
 
@@ -1062,6 +1736,32 @@ func (siw *ServerInterfaceWrapper) GetTarget(w http.ResponseWriter, r *http.Requ
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetTarget(w, r, name)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ReplaceTarget operation middleware
+func (siw *ServerInterfaceWrapper) ReplaceTarget(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name TargetName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", chi.URLParam(r, "name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ReplaceTarget(w, r, name)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1663,7 +2363,16 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Get(options.BaseURL+"/api/v1/targets", wrapper.ListTargets)
 	})
 	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/api/v1/targets", wrapper.CreateTarget)
+	})
+	r.Group(func(r chi.Router) {
+		r.Delete(options.BaseURL+"/api/v1/targets/{name}", wrapper.DeleteTarget)
+	})
+	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/api/v1/targets/{name}", wrapper.GetTarget)
+	})
+	r.Group(func(r chi.Router) {
+		r.Put(options.BaseURL+"/api/v1/targets/{name}", wrapper.ReplaceTarget)
 	})
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/api/v1/targets/{name}/runs", wrapper.CreateRun)
@@ -1727,6 +2436,42 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	})
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/downloads/{token}", wrapper.DownloadBackup)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/api/v1/storages", wrapper.ListStorages)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/api/v1/storages", wrapper.CreateStorage)
+	})
+	r.Group(func(r chi.Router) {
+		r.Delete(options.BaseURL+"/api/v1/storages/{name}", wrapper.DeleteStorage)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/api/v1/storages/{name}", wrapper.GetStorage)
+	})
+	r.Group(func(r chi.Router) {
+		r.Put(options.BaseURL+"/api/v1/storages/{name}", wrapper.ReplaceStorage)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/api/v1/storages/{name}/test", wrapper.TestStorage)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/api/v1/notifiers", wrapper.ListNotifiers)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/api/v1/notifiers", wrapper.CreateNotifier)
+	})
+	r.Group(func(r chi.Router) {
+		r.Delete(options.BaseURL+"/api/v1/notifiers/{name}", wrapper.DeleteNotifier)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/api/v1/notifiers/{name}", wrapper.GetNotifier)
+	})
+	r.Group(func(r chi.Router) {
+		r.Put(options.BaseURL+"/api/v1/notifiers/{name}", wrapper.ReplaceNotifier)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/api/v1/notifiers/{name}/test", wrapper.TestNotifier)
 	})
 
 	return r
@@ -2074,6 +2819,274 @@ func (response RedeliverDelivery409ApplicationProblemPlusJSONResponse) VisitRede
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNotifiersRequestObject struct {
+}
+
+type ListNotifiersResponseObject interface {
+	VisitListNotifiersResponse(w http.ResponseWriter) error
+}
+
+type ListNotifiers200JSONResponse NotifierList
+
+func (response ListNotifiers200JSONResponse) VisitListNotifiersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNotifierRequestObject struct {
+	Body *CreateNotifierJSONRequestBody
+}
+
+type CreateNotifierResponseObject interface {
+	VisitCreateNotifierResponse(w http.ResponseWriter) error
+}
+
+type CreateNotifier201JSONResponse Notifier
+
+func (response CreateNotifier201JSONResponse) VisitCreateNotifierResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNotifier400ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response CreateNotifier400ApplicationProblemPlusJSONResponse) VisitCreateNotifierResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNotifier409ApplicationProblemPlusJSONResponse Problem
+
+func (response CreateNotifier409ApplicationProblemPlusJSONResponse) VisitCreateNotifierResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteNotifierRequestObject struct {
+	Name ItemName `json:"name"`
+}
+
+type DeleteNotifierResponseObject interface {
+	VisitDeleteNotifierResponse(w http.ResponseWriter) error
+}
+
+type DeleteNotifier200JSONResponse Notifier
+
+func (response DeleteNotifier200JSONResponse) VisitDeleteNotifierResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteNotifier404ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteNotifier404ApplicationProblemPlusJSONResponse) VisitDeleteNotifierResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteNotifier409ApplicationProblemPlusJSONResponse Problem
+
+func (response DeleteNotifier409ApplicationProblemPlusJSONResponse) VisitDeleteNotifierResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNotifierRequestObject struct {
+	Name ItemName `json:"name"`
+}
+
+type GetNotifierResponseObject interface {
+	VisitGetNotifierResponse(w http.ResponseWriter) error
+}
+
+type GetNotifier200JSONResponse Notifier
+
+func (response GetNotifier200JSONResponse) VisitGetNotifierResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNotifier404ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response GetNotifier404ApplicationProblemPlusJSONResponse) VisitGetNotifierResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplaceNotifierRequestObject struct {
+	Name ItemName `json:"name"`
+	Body *ReplaceNotifierJSONRequestBody
+}
+
+type ReplaceNotifierResponseObject interface {
+	VisitReplaceNotifierResponse(w http.ResponseWriter) error
+}
+
+type ReplaceNotifier200JSONResponse Notifier
+
+func (response ReplaceNotifier200JSONResponse) VisitReplaceNotifierResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplaceNotifier400ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response ReplaceNotifier400ApplicationProblemPlusJSONResponse) VisitReplaceNotifierResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplaceNotifier404ApplicationProblemPlusJSONResponse Problem
+
+func (response ReplaceNotifier404ApplicationProblemPlusJSONResponse) VisitReplaceNotifierResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplaceNotifier409ApplicationProblemPlusJSONResponse Problem
+
+func (response ReplaceNotifier409ApplicationProblemPlusJSONResponse) VisitReplaceNotifierResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestNotifierRequestObject struct {
+	Name ItemName `json:"name"`
+}
+
+type TestNotifierResponseObject interface {
+	VisitTestNotifierResponse(w http.ResponseWriter) error
+}
+
+type TestNotifier200JSONResponse ProbeResult
+
+func (response TestNotifier200JSONResponse) VisitTestNotifierResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestNotifier404ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response TestNotifier404ApplicationProblemPlusJSONResponse) VisitTestNotifierResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2510,6 +3523,274 @@ func (response RetryRun409ApplicationProblemPlusJSONResponse) VisitRetryRunRespo
 	return err
 }
 
+type ListStoragesRequestObject struct {
+}
+
+type ListStoragesResponseObject interface {
+	VisitListStoragesResponse(w http.ResponseWriter) error
+}
+
+type ListStorages200JSONResponse StorageList
+
+func (response ListStorages200JSONResponse) VisitListStoragesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateStorageRequestObject struct {
+	Body *CreateStorageJSONRequestBody
+}
+
+type CreateStorageResponseObject interface {
+	VisitCreateStorageResponse(w http.ResponseWriter) error
+}
+
+type CreateStorage201JSONResponse Storage
+
+func (response CreateStorage201JSONResponse) VisitCreateStorageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateStorage400ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response CreateStorage400ApplicationProblemPlusJSONResponse) VisitCreateStorageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateStorage409ApplicationProblemPlusJSONResponse Problem
+
+func (response CreateStorage409ApplicationProblemPlusJSONResponse) VisitCreateStorageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteStorageRequestObject struct {
+	Name ItemName `json:"name"`
+}
+
+type DeleteStorageResponseObject interface {
+	VisitDeleteStorageResponse(w http.ResponseWriter) error
+}
+
+type DeleteStorage200JSONResponse Storage
+
+func (response DeleteStorage200JSONResponse) VisitDeleteStorageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteStorage404ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteStorage404ApplicationProblemPlusJSONResponse) VisitDeleteStorageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteStorage409ApplicationProblemPlusJSONResponse Problem
+
+func (response DeleteStorage409ApplicationProblemPlusJSONResponse) VisitDeleteStorageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetStorageRequestObject struct {
+	Name ItemName `json:"name"`
+}
+
+type GetStorageResponseObject interface {
+	VisitGetStorageResponse(w http.ResponseWriter) error
+}
+
+type GetStorage200JSONResponse Storage
+
+func (response GetStorage200JSONResponse) VisitGetStorageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetStorage404ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response GetStorage404ApplicationProblemPlusJSONResponse) VisitGetStorageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplaceStorageRequestObject struct {
+	Name ItemName `json:"name"`
+	Body *ReplaceStorageJSONRequestBody
+}
+
+type ReplaceStorageResponseObject interface {
+	VisitReplaceStorageResponse(w http.ResponseWriter) error
+}
+
+type ReplaceStorage200JSONResponse Storage
+
+func (response ReplaceStorage200JSONResponse) VisitReplaceStorageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplaceStorage400ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response ReplaceStorage400ApplicationProblemPlusJSONResponse) VisitReplaceStorageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplaceStorage404ApplicationProblemPlusJSONResponse Problem
+
+func (response ReplaceStorage404ApplicationProblemPlusJSONResponse) VisitReplaceStorageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplaceStorage409ApplicationProblemPlusJSONResponse Problem
+
+func (response ReplaceStorage409ApplicationProblemPlusJSONResponse) VisitReplaceStorageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestStorageRequestObject struct {
+	Name ItemName `json:"name"`
+}
+
+type TestStorageResponseObject interface {
+	VisitTestStorageResponse(w http.ResponseWriter) error
+}
+
+type TestStorage200JSONResponse ProbeResult
+
+func (response TestStorage200JSONResponse) VisitTestStorageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestStorage404ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response TestStorage404ApplicationProblemPlusJSONResponse) VisitTestStorageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListTargetsRequestObject struct {
 	Params ListTargetsParams
 }
@@ -2548,6 +3829,111 @@ func (response ListTargets400ApplicationProblemPlusJSONResponse) VisitListTarget
 	return err
 }
 
+type CreateTargetRequestObject struct {
+	Body *CreateTargetJSONRequestBody
+}
+
+type CreateTargetResponseObject interface {
+	VisitCreateTargetResponse(w http.ResponseWriter) error
+}
+
+type CreateTarget201JSONResponse Target
+
+func (response CreateTarget201JSONResponse) VisitCreateTargetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTarget400ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTarget400ApplicationProblemPlusJSONResponse) VisitCreateTargetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTarget409ApplicationProblemPlusJSONResponse Problem
+
+func (response CreateTarget409ApplicationProblemPlusJSONResponse) VisitCreateTargetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTargetRequestObject struct {
+	Name   TargetName `json:"name"`
+	Params DeleteTargetParams
+}
+
+type DeleteTargetResponseObject interface {
+	VisitDeleteTargetResponse(w http.ResponseWriter) error
+}
+
+type DeleteTarget200JSONResponse Target
+
+func (response DeleteTarget200JSONResponse) VisitDeleteTargetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTarget404ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTarget404ApplicationProblemPlusJSONResponse) VisitDeleteTargetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTarget409ApplicationProblemPlusJSONResponse Problem
+
+func (response DeleteTarget409ApplicationProblemPlusJSONResponse) VisitDeleteTargetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetTargetRequestObject struct {
 	Name TargetName `json:"name"`
 }
@@ -2582,6 +3968,73 @@ func (response GetTarget404ApplicationProblemPlusJSONResponse) VisitGetTargetRes
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplaceTargetRequestObject struct {
+	Name TargetName `json:"name"`
+	Body *ReplaceTargetJSONRequestBody
+}
+
+type ReplaceTargetResponseObject interface {
+	VisitReplaceTargetResponse(w http.ResponseWriter) error
+}
+
+type ReplaceTarget200JSONResponse Target
+
+func (response ReplaceTarget200JSONResponse) VisitReplaceTargetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplaceTarget400ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response ReplaceTarget400ApplicationProblemPlusJSONResponse) VisitReplaceTargetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplaceTarget404ApplicationProblemPlusJSONResponse Problem
+
+func (response ReplaceTarget404ApplicationProblemPlusJSONResponse) VisitReplaceTargetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplaceTarget409ApplicationProblemPlusJSONResponse Problem
+
+func (response ReplaceTarget409ApplicationProblemPlusJSONResponse) VisitReplaceTargetResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3300,6 +4753,24 @@ type StrictServerInterface interface {
 	// RedeliverDelivery Send a webhook delivery again.
 	// (POST /api/v1/deliveries/{id}/redeliver)
 	RedeliverDelivery(ctx context.Context, request RedeliverDeliveryRequestObject) (RedeliverDeliveryResponseObject, error)
+	// ListNotifiers Every notifier, the config file's and those created through the API (secrets shown only as set).
+	// (GET /api/v1/notifiers)
+	ListNotifiers(ctx context.Context, request ListNotifiersRequestObject) (ListNotifiersResponseObject, error)
+	// CreateNotifier Create a notifier kept in lifeboat's database.
+	// (POST /api/v1/notifiers)
+	CreateNotifier(ctx context.Context, request CreateNotifierRequestObject) (CreateNotifierResponseObject, error)
+	// DeleteNotifier Delete a notifier created through the API; one a target still uses is a 409 naming the use.
+	// (DELETE /api/v1/notifiers/{name})
+	DeleteNotifier(ctx context.Context, request DeleteNotifierRequestObject) (DeleteNotifierResponseObject, error)
+	// GetNotifier One notifier.
+	// (GET /api/v1/notifiers/{name})
+	GetNotifier(ctx context.Context, request GetNotifierRequestObject) (GetNotifierResponseObject, error)
+	// ReplaceNotifier Replace a notifier created through the API; secrets left out keep their stored values.
+	// (PUT /api/v1/notifiers/{name})
+	ReplaceNotifier(ctx context.Context, request ReplaceNotifierRequestObject) (ReplaceNotifierResponseObject, error)
+	// TestNotifier Send a test message - chat a line, a webhook a signed lifeboat.test event; a heartbeat is only connected to, since any request to it counts as a check-in.
+	// (POST /api/v1/notifiers/{name}/test)
+	TestNotifier(ctx context.Context, request TestNotifierRequestObject) (TestNotifierResponseObject, error)
 	// GetRestore A disaster-recovery restore - its status, checks and last 200 log lines.
 	// (GET /api/v1/restores/{id})
 	GetRestore(ctx context.Context, request GetRestoreRequestObject) (GetRestoreResponseObject, error)
@@ -3321,12 +4792,39 @@ type StrictServerInterface interface {
 	// RetryRun Retry a failed or canceled run - from its failed stage when its backup is still valid.
 	// (POST /api/v1/runs/{id}/retry)
 	RetryRun(ctx context.Context, request RetryRunRequestObject) (RetryRunResponseObject, error)
+	// ListStorages Every storage, the config file's and those created through the API (secrets shown only as set).
+	// (GET /api/v1/storages)
+	ListStorages(ctx context.Context, request ListStoragesRequestObject) (ListStoragesResponseObject, error)
+	// CreateStorage Create a storage kept in lifeboat's database.
+	// (POST /api/v1/storages)
+	CreateStorage(ctx context.Context, request CreateStorageRequestObject) (CreateStorageResponseObject, error)
+	// DeleteStorage Delete a storage created through the API; one a target still uses is a 409 naming the use.
+	// (DELETE /api/v1/storages/{name})
+	DeleteStorage(ctx context.Context, request DeleteStorageRequestObject) (DeleteStorageResponseObject, error)
+	// GetStorage One storage.
+	// (GET /api/v1/storages/{name})
+	GetStorage(ctx context.Context, request GetStorageRequestObject) (GetStorageResponseObject, error)
+	// ReplaceStorage Replace a storage created through the API; secrets left out keep their stored values.
+	// (PUT /api/v1/storages/{name})
+	ReplaceStorage(ctx context.Context, request ReplaceStorageRequestObject) (ReplaceStorageResponseObject, error)
+	// TestStorage Put, read back and delete a small probe object (lifeboat-probe/...).
+	// (POST /api/v1/storages/{name}/test)
+	TestStorage(ctx context.Context, request TestStorageRequestObject) (TestStorageResponseObject, error)
 	// ListTargets The configured targets, by name, each with its health.
 	// (GET /api/v1/targets)
 	ListTargets(ctx context.Context, request ListTargetsRequestObject) (ListTargetsResponseObject, error)
+	// CreateTarget Create a target kept in lifeboat's database, beside the config file's.
+	// (POST /api/v1/targets)
+	CreateTarget(ctx context.Context, request CreateTargetRequestObject) (CreateTargetResponseObject, error)
+	// DeleteTarget Delete a target created through the API. Its run history stays.
+	// (DELETE /api/v1/targets/{name})
+	DeleteTarget(ctx context.Context, request DeleteTargetRequestObject) (DeleteTargetResponseObject, error)
 	// GetTarget A configured target (secrets shown only as set or not) with its health.
 	// (GET /api/v1/targets/{name})
 	GetTarget(ctx context.Context, request GetTargetRequestObject) (GetTargetResponseObject, error)
+	// ReplaceTarget Replace a target created through the API (config-file targets are changed in the file - 409).
+	// (PUT /api/v1/targets/{name})
+	ReplaceTarget(ctx context.Context, request ReplaceTargetRequestObject) (ReplaceTargetResponseObject, error)
 	// ListBackups The target's stored backups, newest first, a page at a time.
 	// (GET /api/v1/targets/{name}/backups)
 	ListBackups(ctx context.Context, request ListBackupsRequestObject) (ListBackupsResponseObject, error)
@@ -3579,6 +5077,172 @@ func (sh *strictHandler) RedeliverDelivery(w http.ResponseWriter, r *http.Reques
 	}
 }
 
+// ListNotifiers operation middleware
+func (sh *strictHandler) ListNotifiers(w http.ResponseWriter, r *http.Request) {
+	var request ListNotifiersRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListNotifiers(ctx, request.(ListNotifiersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListNotifiers")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListNotifiersResponseObject); ok {
+		if err := validResponse.VisitListNotifiersResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateNotifier operation middleware
+func (sh *strictHandler) CreateNotifier(w http.ResponseWriter, r *http.Request) {
+	var request CreateNotifierRequestObject
+
+	var body CreateNotifierJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateNotifier(ctx, request.(CreateNotifierRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateNotifier")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateNotifierResponseObject); ok {
+		if err := validResponse.VisitCreateNotifierResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteNotifier operation middleware
+func (sh *strictHandler) DeleteNotifier(w http.ResponseWriter, r *http.Request, name ItemName) {
+	var request DeleteNotifierRequestObject
+
+	request.Name = name
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteNotifier(ctx, request.(DeleteNotifierRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteNotifier")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteNotifierResponseObject); ok {
+		if err := validResponse.VisitDeleteNotifierResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetNotifier operation middleware
+func (sh *strictHandler) GetNotifier(w http.ResponseWriter, r *http.Request, name ItemName) {
+	var request GetNotifierRequestObject
+
+	request.Name = name
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetNotifier(ctx, request.(GetNotifierRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetNotifier")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetNotifierResponseObject); ok {
+		if err := validResponse.VisitGetNotifierResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ReplaceNotifier operation middleware
+func (sh *strictHandler) ReplaceNotifier(w http.ResponseWriter, r *http.Request, name ItemName) {
+	var request ReplaceNotifierRequestObject
+
+	request.Name = name
+
+	var body ReplaceNotifierJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ReplaceNotifier(ctx, request.(ReplaceNotifierRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ReplaceNotifier")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ReplaceNotifierResponseObject); ok {
+		if err := validResponse.VisitReplaceNotifierResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// TestNotifier operation middleware
+func (sh *strictHandler) TestNotifier(w http.ResponseWriter, r *http.Request, name ItemName) {
+	var request TestNotifierRequestObject
+
+	request.Name = name
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.TestNotifier(ctx, request.(TestNotifierRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TestNotifier")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(TestNotifierResponseObject); ok {
+		if err := validResponse.VisitTestNotifierResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetRestore operation middleware
 func (sh *strictHandler) GetRestore(w http.ResponseWriter, r *http.Request, id int64) {
 	var request GetRestoreRequestObject
@@ -3762,6 +5426,172 @@ func (sh *strictHandler) RetryRun(w http.ResponseWriter, r *http.Request, id Run
 	}
 }
 
+// ListStorages operation middleware
+func (sh *strictHandler) ListStorages(w http.ResponseWriter, r *http.Request) {
+	var request ListStoragesRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListStorages(ctx, request.(ListStoragesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListStorages")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListStoragesResponseObject); ok {
+		if err := validResponse.VisitListStoragesResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateStorage operation middleware
+func (sh *strictHandler) CreateStorage(w http.ResponseWriter, r *http.Request) {
+	var request CreateStorageRequestObject
+
+	var body CreateStorageJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateStorage(ctx, request.(CreateStorageRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateStorage")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateStorageResponseObject); ok {
+		if err := validResponse.VisitCreateStorageResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteStorage operation middleware
+func (sh *strictHandler) DeleteStorage(w http.ResponseWriter, r *http.Request, name ItemName) {
+	var request DeleteStorageRequestObject
+
+	request.Name = name
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteStorage(ctx, request.(DeleteStorageRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteStorage")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteStorageResponseObject); ok {
+		if err := validResponse.VisitDeleteStorageResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetStorage operation middleware
+func (sh *strictHandler) GetStorage(w http.ResponseWriter, r *http.Request, name ItemName) {
+	var request GetStorageRequestObject
+
+	request.Name = name
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetStorage(ctx, request.(GetStorageRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetStorage")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetStorageResponseObject); ok {
+		if err := validResponse.VisitGetStorageResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ReplaceStorage operation middleware
+func (sh *strictHandler) ReplaceStorage(w http.ResponseWriter, r *http.Request, name ItemName) {
+	var request ReplaceStorageRequestObject
+
+	request.Name = name
+
+	var body ReplaceStorageJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ReplaceStorage(ctx, request.(ReplaceStorageRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ReplaceStorage")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ReplaceStorageResponseObject); ok {
+		if err := validResponse.VisitReplaceStorageResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// TestStorage operation middleware
+func (sh *strictHandler) TestStorage(w http.ResponseWriter, r *http.Request, name ItemName) {
+	var request TestStorageRequestObject
+
+	request.Name = name
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.TestStorage(ctx, request.(TestStorageRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TestStorage")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(TestStorageResponseObject); ok {
+		if err := validResponse.VisitTestStorageResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ListTargets operation middleware
 func (sh *strictHandler) ListTargets(w http.ResponseWriter, r *http.Request, params ListTargetsParams) {
 	var request ListTargetsRequestObject
@@ -3788,6 +5618,64 @@ func (sh *strictHandler) ListTargets(w http.ResponseWriter, r *http.Request, par
 	}
 }
 
+// CreateTarget operation middleware
+func (sh *strictHandler) CreateTarget(w http.ResponseWriter, r *http.Request) {
+	var request CreateTargetRequestObject
+
+	var body CreateTargetJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateTarget(ctx, request.(CreateTargetRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateTarget")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateTargetResponseObject); ok {
+		if err := validResponse.VisitCreateTargetResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteTarget operation middleware
+func (sh *strictHandler) DeleteTarget(w http.ResponseWriter, r *http.Request, name TargetName, params DeleteTargetParams) {
+	var request DeleteTargetRequestObject
+
+	request.Name = name
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteTarget(ctx, request.(DeleteTargetRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteTarget")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteTargetResponseObject); ok {
+		if err := validResponse.VisitDeleteTargetResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetTarget operation middleware
 func (sh *strictHandler) GetTarget(w http.ResponseWriter, r *http.Request, name TargetName) {
 	var request GetTargetRequestObject
@@ -3807,6 +5695,39 @@ func (sh *strictHandler) GetTarget(w http.ResponseWriter, r *http.Request, name 
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetTargetResponseObject); ok {
 		if err := validResponse.VisitGetTargetResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ReplaceTarget operation middleware
+func (sh *strictHandler) ReplaceTarget(w http.ResponseWriter, r *http.Request, name TargetName) {
+	var request ReplaceTargetRequestObject
+
+	request.Name = name
+
+	var body ReplaceTargetJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ReplaceTarget(ctx, request.(ReplaceTargetRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ReplaceTarget")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ReplaceTargetResponseObject); ok {
+		if err := validResponse.VisitReplaceTargetResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {

@@ -87,6 +87,9 @@ type Server struct {
 	// Tokens checks the bearer token every /api/v1 request needs
 	// (auth.Tokens); nil refuses them all.
 	Tokens TokenService
+	// Catalog changes the storages, notifiers and targets kept in the
+	// database (app.Catalog); nil: those operations answer 500.
+	Catalog CatalogAdmin
 	// Sessions signs browsers in to the dashboard (auth.Sessions).
 	Sessions SessionService
 	// BaseURL is where users reach lifeboat (config base_url); https

@@ -26,6 +26,7 @@ type TargetHealthReader interface {
 // no handler can return one.
 type TargetConfig struct {
 	Name             string
+	Source           string // file | api
 	DatabaseURLSet   bool
 	Schedule         string // cron; empty: runs only when asked
 	Timezone         string
@@ -61,6 +62,7 @@ func (st StaticTargets) TargetConfigs(context.Context) ([]TargetConfig, error) {
 // targetView is a target in the API (openapi.yaml's Target).
 type targetView struct {
 	Name                string                `json:"name"`
+	Source              string                `json:"source"`
 	DatabaseURL         secretSet             `json:"database_url"`
 	Schedule            string                `json:"schedule"`
 	Timezone            string                `json:"timezone"`
@@ -106,7 +108,7 @@ func seconds(d time.Duration) int64 { return int64(d / time.Second) }
 func viewOf(t TargetConfig, h lifeboat.TargetHealth) targetView {
 	h.Target = t.Name // a target never seen has a zero health
 	r := t.Retention
-	v := targetView{Name: t.Name, DatabaseURL: secretSet{t.DatabaseURLSet}, Schedule: t.Schedule, Timezone: t.Timezone,
+	v := targetView{Name: t.Name, Source: t.Source, DatabaseURL: secretSet{t.DatabaseURLSet}, Schedule: t.Schedule, Timezone: t.Timezone,
 		Storage: t.Storage, Notify: slices.Clone(t.Notify), RowCounts: t.RowCounts, Overlap: t.Overlap,
 		StageTimeoutSeconds: seconds(t.StageTimeout), Checks: make([]checkView, len(t.Checks)),
 		Retention: retentionView{Enabled: r.KeepLast+r.KeepDaily+r.KeepWeekly+r.KeepMonthly+r.KeepYearly > 0,

@@ -326,7 +326,9 @@ func indexPath(parent string, i int) string {
 // yaml.Node.Decode lets every error (unknown key, wrong type, bad duration)
 // name its field, and keeps values out of the messages.
 type decoder struct {
-	getenv  func(string) string
+	getenv func(string) string
+	// literal takes values as they are, without ${VAR} (API input).
+	literal bool
 	p       *problems
 	fromEnv envPaths
 	budget  int
@@ -461,6 +463,9 @@ func (d *decoder) scalar(n *yaml.Node, path, want string) (string, bool) {
 	if n.Kind != yaml.ScalarNode {
 		d.p.add(path, "want %s, got %s", want, describe(n))
 		return "", false
+	}
+	if d.literal {
+		return n.Value, true
 	}
 	s, used, err := expand(n.Value, d.getenv)
 	if err != nil {
