@@ -62,7 +62,8 @@ lb_ensure_go() {
 
 # lb_ensure_tools [CMD...] installs what is missing among PostgreSQL (server,
 # client, contrib), CA certificates and the commands named (each from the
-# Debian package of the same name: openssl, curl, docker-compose, jq).
+# Debian package of the same name: openssl, curl, docker-compose, jq,
+# chromium).
 lb_ensure_tools() {
 	local need=() c
 	if ! lb_pg_bin_dir >/dev/null || ! command -v psql >/dev/null 2>&1; then

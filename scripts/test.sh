@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command (make test; .ci/run calls it).
 #
-# Installs what is missing, starts a private PostgreSQL cluster and versitygw
-# (plain HTTP and TLS) on free loopback ports in a temp folder, exports
+# Installs what is missing (Chromium for the browser tests among it), starts a
+# private PostgreSQL cluster and versitygw (plain HTTP and TLS) on free
+# loopback ports in a temp folder, exports
 # LIFEBOAT_TEST_*, runs gofmt, go vet, the generated-code checks, the compose
 # file check and go test, and always stops everything it started.
 #
@@ -22,7 +23,8 @@ if [ "${1:-}" = "--shell" ]; then
 	shift
 fi
 
-lb_ensure_tools openssl curl docker-compose
+# chromium: the dashboard's browser tests drive Debian's Chromium headless.
+lb_ensure_tools openssl curl docker-compose chromium
 lb_ensure_versitygw
 PG_BIN="$(lb_pg_bin_dir)"
 
@@ -84,6 +86,8 @@ export LIFEBOAT_TEST_S3_TLS_ENDPOINT="https://127.0.0.1:$S3_TLS_PORT"
 export LIFEBOAT_TEST_S3_CA_FILE="$TMP/s3/cert.pem"
 export LIFEBOAT_TEST_S3_ACCESS_KEY="$S3_ACCESS"
 export LIFEBOAT_TEST_S3_SECRET_KEY="$S3_SECRET"
+LIFEBOAT_TEST_CHROMIUM="$(command -v chromium)" || lb_die "chromium not found after installing it"
+export LIFEBOAT_TEST_CHROMIUM
 
 if [ -n "$shell_mode" ]; then
 	lb_log "services are up; this shell has LIFEBOAT_TEST_* set. Exit it to stop them."

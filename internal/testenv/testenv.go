@@ -1,7 +1,8 @@
 // Package testenv hands tests the real services started by the README's test
 // command (scripts/test.sh): a private PostgreSQL cluster and versitygw, an
-// S3-compatible server, over plain HTTP and TLS. A test that needs a service
-// fails, never skips, when the environment is missing.
+// S3-compatible server, over plain HTTP and TLS, and the Chromium binary the
+// browser tests drive. A test that needs a service fails, never skips, when
+// the environment is missing.
 package testenv
 
 import (
@@ -16,7 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-const hint = "run the README's test command (make test), which starts PostgreSQL and versitygw and sets LIFEBOAT_TEST_*"
+const hint = "run the README's test command (make test), which starts PostgreSQL and versitygw, installs Chromium and sets LIFEBOAT_TEST_*"
 
 func mustEnv(t testing.TB, name string) string {
 	t.Helper()
@@ -29,6 +30,10 @@ func mustEnv(t testing.TB, name string) string {
 
 // PGURL returns the superuser URL of the test cluster's "postgres" database.
 func PGURL(t testing.TB) string { return mustEnv(t, "LIFEBOAT_TEST_PG_URL") }
+
+// Chromium returns the path of the Chromium binary that browser tests
+// drive headless (Debian's chromium, installed by the test command).
+func Chromium(t testing.TB) string { return mustEnv(t, "LIFEBOAT_TEST_CHROMIUM") }
 
 // S3 describes one endpoint of the test S3 server.
 type S3 struct {
