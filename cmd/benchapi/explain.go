@@ -186,7 +186,8 @@ func explainAll(ctx context.Context, db *pgxpool.Pool, l *loader, scenarios []sc
 		return err
 	}
 	defer conn.Release()
-	fmt.Fprintln(w, "\nEXPLAIN (ANALYZE, BUFFERS) of the pages' queries (custom plan | generic plan):")
+	fmt.Fprintln(w, "\nEXPLAIN (ANALYZE, BUFFERS) of the pages' queries, planned with their values, then as the generic plan a")
+	fmt.Fprintln(w, "prepared statement may switch to after five runs (store.RunList always plans with the values):")
 	for i, q := range queries {
 		name := fmt.Sprintf("bench_q%d", i)
 		if _, err := conn.Exec(ctx, fmt.Sprintf("PREPARE %s (%s) AS %s", name, q.params, q.sql)); err != nil {

@@ -126,7 +126,15 @@ func cmdLoad(ctx context.Context, args []string, getenv func(string) string, std
 	}
 
 	stats := newStatements(ctx, pool, stderr)
-	results := make([][]result, f.rounds) // [round][scenario]
+	results := make([][]result, f.rounds) // [round][scenario], each page alone
+	mixed := make([][]result, f.rounds)   // [round][scenario], all pages at once
+	row := func(name string, r result) {
+		fmt.Fprintf(stdout, "  %-20s %8.0f %8s %8s %8s %8s %7d %7.1f\n", name, r.rps(), ms(r.pct(0.50)), ms(r.pct(0.90)),
+			ms(r.pct(0.99)), ms(r.pct(1)), r.errors, float64(r.bytes)/1024/float64(max(1, r.requests)))
+		if r.errors > 0 {
+			fmt.Fprintf(stdout, "    first error: %s\n", r.firstErr)
+		}
+	}
 	for round := range f.rounds {
 		fmt.Fprintf(stdout, "\nround %d/%d: %d clients, %s warm-up + %s each\n", round+1, f.rounds, f.clients, f.warmup, f.duration)
 		fmt.Fprintf(stdout, "  %-20s %8s %8s %8s %8s %8s %7s %7s\n", "page", "req/s", "p50", "p90", "p99", "max", "errors", "KB/resp")
@@ -138,28 +146,44 @@ func cmdLoad(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		results[round] = make([]result, len(scenarios))
 		for _, s := range order {
-			l.hammer(ctx, s, f.warmup)
+			l.hammer(ctx, f.warmup, s)
 			stats.reset(ctx)
-			r := l.hammer(ctx, s, f.duration)
+			r := l.hammer(ctx, f.duration, s)[0]
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			results[round][slices.Index(scenarios, s)] = r
 			stats.read(ctx, s.name, r.requests)
-			fmt.Fprintf(stdout, "  %-20s %8.0f %8s %8s %8s %8s %7d %7.1f\n", s.name, r.rps(), ms(r.pct(0.50)), ms(r.pct(0.90)),
-				ms(r.pct(0.99)), ms(r.pct(1)), r.errors, float64(r.bytes)/1024/float64(max(1, r.requests)))
-			if r.errors > 0 {
-				fmt.Fprintf(stdout, "    first error: %s\n", r.firstErr)
-			}
+			row(s.name, r)
+		}
+		// All pages at once, each client going round them: every page sees
+		// the same machine, whatever else it is doing meanwhile.
+		l.hammer(ctx, f.warmup, scenarios...)
+		mixed[round] = l.hammer(ctx, f.duration, scenarios...)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		fmt.Fprintf(stdout, "  all pages together, each client going round them (req/s is each page's share):\n")
+		for i, s := range scenarios {
+			row("  "+s.name, mixed[round][i])
 		}
 	}
 
 	fmt.Fprintln(stdout, "\ndeep page / first page (aim <= 1.5):")
-	for round, rs := range results {
-		first, deep := rs[0], rs[1]
-		fmt.Fprintf(stdout, "  round %d: p50 %.2fx, p90 %.2fx, p99 %.2fx, throughput %.2fx\n", round+1,
-			ratio(deep.pct(0.5), first.pct(0.5)), ratio(deep.pct(0.9), first.pct(0.9)),
-			ratio(deep.pct(0.99), first.pct(0.99)), first.rps()/deep.rps())
+	for round := range f.rounds {
+		for _, m := range []struct {
+			how string
+			rs  []result
+		}{{"apart", results[round][:2]}, {"together", mixed[round][:2]}} {
+			first, deep := m.rs[0], m.rs[1]
+			fmt.Fprintf(stdout, "  round %d, %-9s p50 %.2fx, p90 %.2fx, p99 %.2fx", round+1, m.how+":",
+				ratio(deep.pct(0.5), first.pct(0.5)), ratio(deep.pct(0.9), first.pct(0.9)), ratio(deep.pct(0.99), first.pct(0.99)))
+			if m.how == "apart" {
+				// Together, both pages get the same number of requests.
+				fmt.Fprintf(stdout, ", req/s %.2fx", first.rps()/deep.rps())
+			}
+			fmt.Fprintln(stdout)
+		}
 	}
 	if f.rounds > 1 {
 		fmt.Fprintln(stdout, "\nnoise between rounds (max/min):")
@@ -294,58 +318,68 @@ func (l *loader) check(ctx context.Context, s scenario) error {
 	return nil
 }
 
-// hammer GETs s.path from every client until d has passed.
-func (l *loader) hammer(ctx context.Context, s scenario, d time.Duration) result {
+// hammer GETs the scenarios' pages from every client until d has passed,
+// each client going round them (starting at different ones, so the mix is
+// even at every moment), and returns one result per scenario. Pages
+// measured together see the same machine: their ratio is robust to the
+// other load on it, which comes and goes.
+func (l *loader) hammer(ctx context.Context, d time.Duration, ss ...scenario) []result {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var (
 		mu  sync.Mutex
-		all result
+		all = make([]result, len(ss))
 		wg  sync.WaitGroup
 	)
 	start := time.Now()
-	for range l.f.clients {
+	for c := range l.f.clients {
 		wg.Go(func() {
-			var mine result
-			for ctx.Err() == nil {
+			mine := make([]result, len(ss))
+			for i := c; ctx.Err() == nil; i++ {
+				k := i % len(ss)
 				t0 := time.Now()
-				resp, err := l.get(ctx, s.path)
+				resp, err := l.get(ctx, ss[k].path)
 				var n int64
 				if err == nil {
 					n, err = io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
 					if err == nil && resp.StatusCode != http.StatusOK {
-						err = fmt.Errorf("GET %s: %s", s.path, resp.Status)
+						err = fmt.Errorf("GET %s: %s", ss[k].path, resp.Status)
 					}
 				}
 				if ctx.Err() != nil {
 					break // cut short by the end of the measurement: not counted
 				}
+				r := &mine[k]
 				if err != nil {
-					mine.errors++
-					if mine.firstErr == "" {
-						mine.firstErr = err.Error()
+					r.errors++
+					if r.firstErr == "" {
+						r.firstErr = err.Error()
 					}
 					continue
 				}
-				mine.requests++
-				mine.bytes += n
-				mine.lat = append(mine.lat, time.Since(t0))
+				r.requests++
+				r.bytes += n
+				r.lat = append(r.lat, time.Since(t0))
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			all.requests += mine.requests
-			all.errors += mine.errors
-			all.bytes += mine.bytes
-			all.lat = append(all.lat, mine.lat...)
-			if all.firstErr == "" {
-				all.firstErr = mine.firstErr
+			for k := range all {
+				all[k].requests += mine[k].requests
+				all[k].errors += mine[k].errors
+				all[k].bytes += mine[k].bytes
+				all[k].lat = append(all[k].lat, mine[k].lat...)
+				if all[k].firstErr == "" {
+					all[k].firstErr = mine[k].firstErr
+				}
 			}
 		})
 	}
 	wg.Wait()
-	all.elapsed = time.Since(start)
-	slices.Sort(all.lat)
+	for k := range all {
+		all[k].elapsed = time.Since(start)
+		slices.Sort(all[k].lat)
+	}
 	return all
 }
 
