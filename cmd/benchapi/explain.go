@@ -168,6 +168,11 @@ func explainAll(ctx context.Context, db *pgxpool.Pool, l *loader, scenarios []sc
 		idList[i] = fmt.Sprint(id)
 	}
 	target := "'" + strings.ReplaceAll(l.f.target, "'", "''") + "'"
+	var halfway string
+	if err := db.QueryRow(ctx, `SELECT created_at::text FROM runs ORDER BY id
+		OFFSET (SELECT count(*) / 2 FROM runs) LIMIT 1`).Scan(&halfway); err != nil {
+		return err
+	}
 	queries := []explained{
 		{"runs, first page", "bigint", "SELECT * FROM runs ORDER BY id DESC LIMIT $1", "51"},
 		{"runs, deep page", "bigint, bigint", "SELECT * FROM runs WHERE id < $1 ORDER BY id DESC LIMIT $2", fmt.Sprintf("%d, 51", deepBound)},
@@ -175,6 +180,14 @@ func explainAll(ctx context.Context, db *pgxpool.Pool, l *loader, scenarios []sc
 			target + ", 'failed', 51"},
 		{"runs, target deep page", "text, bigint, bigint", "SELECT * FROM runs WHERE target = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
 			fmt.Sprintf("%s, %d, 51", target, targetBound)},
+		// Two statuses: one page each, merged (store.RunList).
+		{"runs, queued+running", "text, text, bigint", `(SELECT * FROM runs WHERE status = $1 ORDER BY id DESC LIMIT $3)
+			UNION ALL (SELECT * FROM runs WHERE status = $2 ORDER BY id DESC LIMIT $3) ORDER BY id DESC LIMIT $3`,
+			"'queued', 'running', 51"},
+		// Runs created before a time long ago: no index returns them in id
+		// order, so the first page walks runs_pkey past every newer run.
+		{"runs, until half-way", "timestamptz, bigint", "SELECT * FROM runs WHERE created_at < $1 ORDER BY id DESC LIMIT $2",
+			"'" + halfway + "', 51"},
 		{"stages of a page", "bigint[]", `SELECT run_id, stage, status, attempt, started_at, finished_at, error
 			FROM run_stages WHERE run_id = ANY($1::bigint[]) ORDER BY run_id, position`, "'{" + strings.Join(idList, ",") + "}'"},
 		{"run exists (logs)", "bigint", "SELECT EXISTS (SELECT 1 FROM runs WHERE id = $1)", fmt.Sprint(logRun)},
