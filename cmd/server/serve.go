@@ -12,9 +12,9 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/internal/api"
+	lbapp "github.com/lifeboat-dev/lifeboat/internal/app"
 	"github.com/lifeboat-dev/lifeboat/internal/auth"
 	"github.com/lifeboat-dev/lifeboat/internal/jobs"
-	"github.com/lifeboat-dev/lifeboat/internal/views"
 )
 
 // cmdServe runs the API (when web) and the stage workers (unless
@@ -66,15 +66,27 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 
 	addr := firstNonEmpty(*listen, getenv("LIFEBOAT_LISTEN"), cfg.Listen, "127.0.0.1:8080")
+	tokens := auth.New(a.store)
 	srv := &api.Server{Runs: a.runner, Sched: a.runner, Hooks: a.runner, Retention: a.runner, Reader: a.store, DB: a.store.Pool(), Spec: lifeboat.OpenAPI, Logger: log,
-		Tokens: auth.New(a.store)}
+		Tokens: tokens}
+	// The dashboard: sessions opened with a token, pages over the store and
+	// the configuration (secrets masked), and River's own UI.
+	srv.Sessions, srv.BaseURL = auth.NewSessions(tokens, a.store), cfg.BaseURL
+	srv.Pages, srv.Dashboard = a.store, lbapp.Dashboard{Config: a.catalog.Config}
+	riverUI, err := api.NewRiverUI(a.runner.Client(), log)
+	if err != nil {
+		return fmt.Errorf("river UI: %w", err)
+	}
+	if err := riverUI.Start(ctx); err != nil { // its background services stop with ctx
+		return fmt.Errorf("river UI: %w", err)
+	}
+	srv.RiverUI = riverUI
 	srv.Deliveries = a.runner
 	srv.Retrier, srv.Health = a.runner, a.store
 	srv.Catalog, srv.TargetSource = catalogAdmin{a.catalog}, catalogAdmin{a.catalog}
 	srv.Backups = a.runner
 	var targetNames, notifierNames []string
 	for _, t := range cfg.Targets {
-		srv.Targets = append(srv.Targets, views.HomeTarget{Name: t.Name, Storage: t.Storage, Schedule: t.Schedule})
 		targetNames = append(targetNames, t.Name)
 	}
 	for _, n := range cfg.Notifiers {

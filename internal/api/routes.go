@@ -14,7 +14,6 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/lifeboat-dev/lifeboat"
-	"github.com/lifeboat-dev/lifeboat/internal/views"
 )
 
 // RunStarter starts and cancels runs (jobs.Runner).
@@ -54,9 +53,7 @@ type Server struct {
 	Reader RunReader
 	DB     Pinger
 	Spec   []byte // openapi.yaml
-	// Targets are the configured targets, for the pages.
-	Targets []views.HomeTarget
-	Logger  *slog.Logger
+	Logger *slog.Logger
 
 	// Retention answers the retention dry run (jobs.Runner).
 	Retention RetentionPlanner
@@ -95,6 +92,16 @@ type Server struct {
 	// BaseURL is where users reach lifeboat (config base_url); https
 	// makes session cookies Secure.
 	BaseURL string
+
+	// Pages and Dashboard feed the dashboard's pages beyond the API's
+	// interfaces (store.Store; app.Dashboard).
+	Pages     PageReader
+	Dashboard DashboardConfig
+	// RiverUI is River's own UI (NewRiverUI), served at /riverui behind the
+	// session; nil where this process has no River client.
+	RiverUI http.Handler
+	// testResults are the settings page's last storage and notifier tests.
+	testResults testResults
 
 	failuresOnce sync.Once
 	failures     *failureLimiter
