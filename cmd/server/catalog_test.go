@@ -96,11 +96,11 @@ func TestTargetsStoragesNotifiersThroughTheAPI(t *testing.T) {
 
 	// Validation is the config file's, naming fields of the body.
 	for body, want := range map[string]string{
-		`{"name": "bad", "database_url": "postgres://x@h/db", "storage": "extra", "schedule": "* * *"}`:  "body.schedule",
-		`{"name": "bad", "database_url": "postgres://x@h/db", "storage": "nowhere"}`:                    "body.storage",
-		`{"name": "bad", "database_url": "postgres://x@h/db", "storage": "extra", "colour": "blue"}`:     "body.colour: unknown field",
-		`{"name": "bad", "database_url_file": "/etc/shadow", "storage": "extra"}`:                        "body.database_url_file",
-		`{"name": "Bad Name", "database_url": "postgres://x@h/db", "storage": "extra"}`:                  "body.name",
+		`{"name": "bad", "database_url": "postgres://x@h/db", "storage": "extra", "schedule": "* * *"}`:   "body.schedule",
+		`{"name": "bad", "database_url": "postgres://x@h/db", "storage": "nowhere"}`:                      "body.storage",
+		`{"name": "bad", "database_url": "postgres://x@h/db", "storage": "extra", "colour": "blue"}`:      "body.colour: unknown field",
+		`{"name": "bad", "database_url_file": "/etc/shadow", "storage": "extra"}`:                         "body.database_url_file",
+		`{"name": "Bad Name", "database_url": "postgres://x@h/db", "storage": "extra"}`:                   "body.name",
 		`{"name": "bad", "database_url": "postgres://x@h/db", "storage": "extra", "stage_timeout": "1y"}`: "body.stage_timeout",
 	} {
 		p := call("POST", "/api/v1/targets", body, 400)
