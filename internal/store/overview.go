@@ -24,7 +24,7 @@ import (
 var runHistorySQL = `SELECT ` + prefixed("r.", runColumns) + `,
 	s.stage, s.status, s.attempt, s.started_at, s.finished_at, s.error
 FROM unnest($1::text[]) WITH ORDINALITY AS t(name, i)
-CROSS JOIN LATERAL (SELECT * FROM runs WHERE runs.target >= t.name AND runs.target <= t.name
+CROSS JOIN LATERAL (SELECT ` + runColumns + ` FROM runs WHERE runs.target >= t.name AND runs.target <= t.name
 	ORDER BY runs.target, runs.id DESC LIMIT $2) r
 LEFT JOIN run_stages s ON s.run_id = r.id AND (s.stage = 'restore' OR s.status = 'failed')
 ORDER BY t.i, r.id DESC, s.position`
