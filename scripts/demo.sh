@@ -271,7 +271,7 @@ while :; do
 done
 
 echo
-echo "lifeboat is up: $BASE_URL/"
+echo "lifeboat is up: $BASE_URL/  (sign in with the token in $TOKEN_FILE)"
 echo "run $id of $TARGET: $status$(jq -r 'if .error then " — " + .error else "" end' <<<"$run")"
 echo "stages:"
 jq -r '.stages[]? | "  \(.name)\t\(.status)\(if .error then "\t" + .error else "" end)"' <<<"$run"
