@@ -17,13 +17,9 @@ import (
 // depend on how busy the machine is.
 func TestBackupListDeepPage(t *testing.T) {
 	t.Parallel()
-	url := testenv.CreateDB(t, "lbstore_")
+	url, st := migratedDB(t)
+	pool := st.Pool()
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, url)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	_, err = New(pool).Migrate(ctx)
-	require.NoError(t, err)
 	// 100 000 runs of many targets; app has one in ten, and half of those
 	// stored an artifact (one in twenty of them since pruned).
 	testenv.Exec(t, url, `INSERT INTO runs (target, trigger, status, storage, artifact_key, pruned_at)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
@@ -17,13 +16,9 @@ import (
 // are touched.
 func TestTargetHealthPlan(t *testing.T) {
 	t.Parallel()
-	url := testenv.CreateDB(t, "lbstore_")
+	url, st := migratedDB(t)
+	pool := st.Pool()
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, url)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	_, err = New(pool).Migrate(ctx)
-	require.NoError(t, err)
 	// Three targets, 20 000 runs each: mostly succeeded, some failed, some
 	// retries of an earlier run, the newest still running.
 	testenv.Exec(t, url, `INSERT INTO runs (target, trigger, status, created_at, finished_at)

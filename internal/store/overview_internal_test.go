@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lifeboat-dev/lifeboat"
@@ -19,14 +18,9 @@ import (
 // probe).
 func TestRunHistoryPlan(t *testing.T) {
 	t.Parallel()
-	url := testenv.CreateDB(t, "lbstore_")
+	url, st := migratedDB(t)
+	pool := st.Pool()
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, url)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	st := New(pool)
-	_, err = st.Migrate(ctx)
-	require.NoError(t, err)
 	// Three targets with 20 000 runs each and one ("rare") with 3, every
 	// run with its four stages; every fifth run failed in restore.
 	testenv.Exec(t, url, `INSERT INTO runs (target, trigger, status, created_at, finished_at, artifact_key, stored_bytes)
