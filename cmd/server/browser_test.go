@@ -546,7 +546,7 @@ func TestBrowserDashboard(t *testing.T) {
 	b.waitUntil("the run to be shown verified",
 		`document.querySelector('[data-testid="run-status"] .badge[data-status="verified"]') !== null`, 2*time.Minute)
 	b.waitUntil("every stage to be shown succeeded",
-		`[...document.querySelectorAll('[data-testid="stages"] > li .badge')].filter(x => x.dataset.status === "succeeded").length === 4`, 30*time.Second)
+		`[...document.querySelectorAll('[data-testid="stages"] > li > .stage-head > .badge')].filter(x => x.dataset.status === "succeeded").length === 4`, 30*time.Second)
 	require.Equal(t, marker, eval[string](b, `window.__lifeboatDoc || ""`), "the page was never reloaded")
 	type seen struct {
 		IDs      []int64  `json:"ids"`
