@@ -71,7 +71,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		Tokens: tokens}
 	// The dashboard: sessions opened with a token, pages over the store and
 	// the configuration (secrets masked), and River's own UI.
-	srv.Sessions, srv.BaseURL = auth.NewSessions(tokens, a.store), cfg.BaseURL
+	srv.Sessions, srv.BaseURL = auth.NewSessions(tokens, a.store, cfg.Dashboard.AdminPassword), cfg.BaseURL
 	srv.Pages, srv.Dashboard = a.store, lbapp.Dashboard{Config: a.catalog.Config}
 	riverUI, err := api.NewRiverUI(a.runner.Client(), log)
 	if err != nil {

@@ -36,7 +36,7 @@ func serveAPI(t *testing.T, s *api.Server, st *store.Store) (*httptest.Server, s
 		s.Tokens = auth.New(st)
 	}
 	if tokens, ok := s.Tokens.(*auth.Tokens); ok && s.Sessions == nil {
-		s.Sessions = auth.NewSessions(tokens, st)
+		s.Sessions = auth.NewSessions(tokens, st, "")
 	}
 	_, secret, err := s.Tokens.Create(context.Background(), "test "+t.Name())
 	require.NoError(t, err)

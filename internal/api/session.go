@@ -16,7 +16,9 @@ import (
 
 // SessionService opens and checks dashboard sessions (auth.Sessions).
 type SessionService interface {
-	Login(ctx context.Context, rawToken string) (cookie string, expires time.Time, err error)
+	// Login opens a session for an API token or the admin password.
+	Login(ctx context.Context, secret string) (cookie string, expires time.Time, err error)
+	PasswordEnabled() bool
 	Check(ctx context.Context, cookie string) (lifeboat.Token, error)
 	Logout(ctx context.Context, cookie string) error
 }
@@ -38,7 +40,8 @@ func (s *Server) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, next, msg string) {
-	v := views.LoginView{Page: views.Page{Title: "Sign in", Now: time.Now()}, Next: next, Error: msg}
+	v := views.LoginView{Page: views.Page{Title: "Sign in", Now: time.Now()}, Next: next, Error: msg,
+		PasswordEnabled: s.Sessions != nil && s.Sessions.PasswordEnabled()}
 	templ.Handler(views.LoginPage(v), templ.WithStatus(status)).ServeHTTP(w, r)
 }
 
@@ -60,7 +63,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	cookie, expires, err := s.Sessions.Login(r.Context(), strings.TrimSpace(r.PostFormValue("secret")))
 	if lifeboat.ErrorCode(err) == lifeboat.EUNAUTHORIZED {
 		s.authFailures().fail(addr)
-		s.renderLogin(w, r, http.StatusUnauthorized, next, "That token is not valid (or was revoked).")
+		s.renderLogin(w, r, http.StatusUnauthorized, next, "That token (or password) is not valid; a token may have been revoked.")
 		return
 	}
 	if err != nil {

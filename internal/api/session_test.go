@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lifeboat-dev/lifeboat/internal/api"
+	"github.com/lifeboat-dev/lifeboat/internal/auth"
 )
 
 // browser is a client with a cookie jar that does not follow redirects,
@@ -115,4 +116,31 @@ func TestRevokingATokenEndsItsSessions(t *testing.T) {
 	resp2, body := send(t, http.MethodDelete, srv.URL+"/api/v1/tokens/"+itoa(tok.ID), "Bearer "+admin, "")
 	require.Equal(t, http.StatusOK, resp2.StatusCode, "%s", body)
 	require.Equal(t, http.StatusSeeOther, get(t, b, srv.URL+"/").StatusCode, "the session died with its token")
+}
+
+func TestAdminPasswordSession(t *testing.T) {
+	t.Parallel()
+	st := stateStore(t)
+	tokens := auth.New(st)
+	const password = "correct horse battery staple"
+	s := &api.Server{Reader: st, Logger: testLogger(t), Tokens: tokens, Sessions: auth.NewSessions(tokens, st, password)}
+	srv, token := serveAPI(t, s, st)
+
+	resp, body := send(t, http.MethodGet, srv.URL+"/login", "", "")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, string(body), "password", "the form says a password works too")
+
+	b := browser(t)
+	resp = postForm(t, b, srv.URL+"/login", url.Values{"secret": {"correct horse battery"}}, nil)
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "a wrong password")
+	resp = postForm(t, b, srv.URL+"/login", url.Values{"secret": {password}}, nil)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Equal(t, http.StatusOK, get(t, b, srv.URL+"/").StatusCode)
+	require.Equal(t, http.StatusOK, get(t, b, srv.URL+"/api/v1/tokens").StatusCode, "the session reads the API")
+	// The password is no bearer token.
+	resp, _ = send(t, http.MethodGet, srv.URL+"/api/v1/tokens", "Bearer "+password, "")
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	// Tokens still sign in beside it.
+	resp = postForm(t, browser(t), srv.URL+"/login", url.Values{"secret": {token}}, nil)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 }

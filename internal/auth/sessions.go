@@ -3,7 +3,9 @@ package auth
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
+	"strings"
 	"time"
 
 	"github.com/lifeboat-dev/lifeboat"
@@ -24,14 +26,36 @@ const SessionLifetime = 12 * time.Hour
 type Sessions struct {
 	tokens *Tokens
 	st     SessionStore
+	// admin is the SHA-256 of the admin password; nil: none configured.
+	admin []byte
 }
 
-// NewSessions returns the session service.
-func NewSessions(tokens *Tokens, st SessionStore) *Sessions { return &Sessions{tokens: tokens, st: st} }
+// NewSessions returns the session service; adminPassword ("" for none)
+// opens sessions too.
+func NewSessions(tokens *Tokens, st SessionStore, adminPassword string) *Sessions {
+	s := &Sessions{tokens: tokens, st: st}
+	if adminPassword != "" {
+		s.admin = hashOf(adminPassword)
+	}
+	return s
+}
 
-// Login checks a token and opens a session; it returns the cookie value.
-func (s *Sessions) Login(ctx context.Context, rawToken string) (string, time.Time, error) {
-	tok, err := s.tokens.Authenticate(ctx, rawToken)
+// PasswordEnabled reports whether an admin password is configured.
+func (s *Sessions) PasswordEnabled() bool { return s.admin != nil }
+
+// Login checks a token (or the admin password) and opens a session; it
+// returns the cookie value.
+func (s *Sessions) Login(ctx context.Context, secret string) (string, time.Time, error) {
+	var tok lifeboat.Token
+	var err error
+	switch {
+	case strings.HasPrefix(secret, Prefix) || s.admin == nil:
+		tok, err = s.tokens.Authenticate(ctx, secret)
+	case subtle.ConstantTimeCompare(hashOf(secret), s.admin) == 1:
+		tok = lifeboat.Token{Name: "admin"} // ID 0: the admin password's session
+	default:
+		err = errUnauthorized
+	}
 	if err != nil {
 		return "", time.Time{}, err
 	}

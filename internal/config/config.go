@@ -16,7 +16,18 @@ type Config struct {
 	Outbound    Outbound   `yaml:"outbound"`
 	Notifiers   []Notifier `yaml:"notifiers"`
 	Targets     []Target   `yaml:"targets"`
+	Dashboard   Dashboard  `yaml:"dashboard"`
 }
+
+// Dashboard configures signing in to the pages. API tokens always work;
+// an admin password is an alternative for people without one.
+type Dashboard struct {
+	AdminPassword     string `yaml:"admin_password"`
+	AdminPasswordFile string `yaml:"admin_password_file"`
+}
+
+// MinAdminPassword is the shortest admin password accepted.
+const MinAdminPassword = 12
 
 // Restore describes the server that hosts scratch databases.
 type Restore struct {

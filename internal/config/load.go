@@ -579,6 +579,7 @@ func absPath(baseDir, p string) string {
 }
 
 func (c *Config) resolvePaths(baseDir string) {
+	c.Dashboard.AdminPasswordFile = absPath(baseDir, c.Dashboard.AdminPasswordFile)
 	c.Encryption.AgeIdentityFile = absPath(baseDir, c.Encryption.AgeIdentityFile)
 	c.Restore.SpoolDir = absPath(baseDir, c.Restore.SpoolDir)
 	for i := range c.Storages {
@@ -600,6 +601,7 @@ func (c *Config) resolvePaths(baseDir string) {
 }
 
 func (c *Config) readSecretFiles(p *problems) {
+	readSecretFile(p, "dashboard", "admin_password", &c.Dashboard.AdminPassword, c.Dashboard.AdminPasswordFile)
 	for i := range c.Storages {
 		s := &c.Storages[i]
 		readSecretFile(p, indexPath("storages", i), "secret_access_key", &s.SecretAccessKey, s.SecretAccessKeyFile)
@@ -735,6 +737,9 @@ func (v *validator) config(c *Config) {
 	}
 
 	v.encryption(&c.Encryption)
+	if pw := c.Dashboard.AdminPassword; pw != "" && len(pw) < MinAdminPassword {
+		v.p.check("dashboard.admin_password", "must be at least %d characters", MinAdminPassword)
+	}
 
 	storageNames := map[string]bool{}
 	for i := range c.Storages {

@@ -859,3 +859,16 @@ targets:
 		require.Contains(t, err.Error(), want)
 	}
 }
+
+func TestParseDashboardAdminPassword(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFile(t, dir, "pw", "a long enough admin password\n")
+	cfg, err := Parse([]byte(minimal+"dashboard: {admin_password_file: pw}\n"), dir, nil)
+	require.NoError(t, err)
+	require.Equal(t, "a long enough admin password", cfg.Dashboard.AdminPassword)
+
+	_, err = Parse([]byte(minimal+"dashboard: {admin_password: short-pw}\n"), dir, nil)
+	require.Equal(t, []string{"dashboard.admin_password: must be at least 12 characters"}, errorLines(t, err))
+	require.NotContains(t, err.Error(), "short-pw")
+}
