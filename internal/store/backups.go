@@ -62,8 +62,8 @@ func (s *Store) BackupList(ctx context.Context, f lifeboat.BackupFilter) ([]life
 	return out, more, nil
 }
 
-// verifiedOf sets Verified on backups whose run's verify stage passed: one
-// primary-key probe per backup, in a query of its own so that no plan can
+// verifiedOf sets Verified on backups that a run verified: primary-key
+// probes per backup, in a query of its own so that no plan can
 // turn it into a scan of every run's stages.
 func (s *Store) verifiedOf(ctx context.Context, backups []lifeboat.Backup) error {
 	if len(backups) == 0 {
@@ -73,8 +73,14 @@ func (s *Store) verifiedOf(ctx context.Context, backups []lifeboat.Backup) error
 	for i, b := range backups {
 		ids[i] = b.ID
 	}
+	// A backup is verified when its own run verified it, or a retry that
+	// reused it did (runs.artifact_from_run).
 	rows, err := s.pool.Query(ctx, `SELECT run_id FROM run_stages WHERE run_id = ANY($1::bigint[])
-		AND stage = 'verify' AND status = 'succeeded'`, ids)
+			AND stage = 'verify' AND status = 'succeeded'
+		UNION
+		SELECT r.artifact_from_run FROM runs r
+			JOIN run_stages st ON st.run_id = r.id AND st.stage = 'verify' AND st.status = 'succeeded'
+		WHERE r.artifact_from_run = ANY($1::bigint[])`, ids)
 	if err != nil {
 		return fmt.Errorf("backups verified: %w", err)
 	}
@@ -94,19 +100,22 @@ func (s *Store) verifiedOf(ctx context.Context, backups []lifeboat.Backup) error
 
 // backupListSQL is BackupList's query: $1 target, $2 before id, $3 limit.
 func backupListSQL(includePruned bool) string {
-	cond := "r.artifact_key IS NOT NULL AND r.pruned_at IS NULL"
+	// A retry that reused a backup carries its key too; the backup is
+	// listed once, as the run that took it.
+	cond := "r.artifact_key IS NOT NULL AND r.pruned_at IS NULL AND r.artifact_from_run IS NULL"
 	if includePruned {
-		cond = "r.artifact_key IS NOT NULL"
+		cond = "r.artifact_key IS NOT NULL AND r.artifact_from_run IS NULL"
 	}
 	return `SELECT ` + backupColumns + ` FROM runs r
 		WHERE r.target = $1 AND ` + cond + ` AND r.id < $2 ORDER BY r.id DESC LIMIT $3`
 }
 
 // BackupGet returns one backup (without its manifest, which lives in
-// storage). A run without an artifact is not a backup: ErrNotFound.
+// storage). A run without an artifact is not a backup: ErrNotFound. The id
+// of a retry that reused a backup finds that backup.
 func (s *Store) BackupGet(ctx context.Context, id int64) (lifeboat.Backup, error) {
 	b, err := scanBackup(s.pool.QueryRow(ctx, `SELECT `+backupColumns+` FROM runs r
-		WHERE r.id = $1 AND r.artifact_key IS NOT NULL`, id))
+		WHERE r.id = (SELECT coalesce(artifact_from_run, id) FROM runs WHERE id = $1) AND r.artifact_key IS NOT NULL`, id))
 	if err != nil {
 		return b, fmt.Errorf("backup %d: %w", id, err)
 	}

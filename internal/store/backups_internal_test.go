@@ -3,11 +3,13 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
 )
 
@@ -61,4 +63,33 @@ func pageBuffers(t *testing.T, pool *pgxpool.Pool, sql string, before int64, lim
 	require.NoError(t, json.Unmarshal(raw, &plan))
 	require.EqualValues(t, limit, plan[0].Plan.Rows, "a full page")
 	return plan[0].Plan.Hit + plan[0].Plan.Read
+}
+
+// TestBackupSharedByARetry: a retry that reused a backup does not list it
+// twice, makes it verified when the retry verified it, and its id finds the
+// backup it reused.
+func TestBackupSharedByARetry(t *testing.T) {
+	t.Parallel()
+	url, st := migratedDB(t)
+	ctx := context.Background()
+	var first, retry int64
+	require.NoError(t, st.Pool().QueryRow(ctx, `INSERT INTO runs (target, trigger, status, storage, artifact_key)
+		VALUES ('app', 'schedule', 'failed', 'main', 'app/1.dump') RETURNING id`).Scan(&first))
+	require.NoError(t, st.Pool().QueryRow(ctx, `INSERT INTO runs (target, trigger, status, storage, artifact_key,
+		retry_of, artifact_from_run) VALUES ('app', 'retry', 'succeeded', 'main', 'app/1.dump', $1, $1) RETURNING id`,
+		first).Scan(&retry))
+	testenv.Exec(t, url, `INSERT INTO run_stages (run_id, stage, position, status) VALUES
+		(`+strconv.FormatInt(first, 10)+`, 'verify', 3, 'failed'), (`+strconv.FormatInt(retry, 10)+`, 'verify', 3, 'succeeded')`)
+
+	list, more, err := st.BackupList(ctx, lifeboat.BackupFilter{Target: "app", Limit: 10})
+	require.NoError(t, err)
+	require.False(t, more)
+	require.Len(t, list, 1, "one object, listed once")
+	require.Equal(t, first, list[0].ID)
+	require.True(t, list[0].Verified, "the retry verified it")
+
+	b, err := st.BackupGet(ctx, retry)
+	require.NoError(t, err)
+	require.Equal(t, first, b.ID, "the retry's id finds the backup it reused")
+	require.True(t, b.Verified)
 }
