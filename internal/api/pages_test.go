@@ -647,7 +647,10 @@ func TestDashboardPages(t *testing.T) {
 		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 		require.Equal(t, "/login?next="+url.QueryEscape("/runs/"+itoa(pb.good)), resp.Header.Get("Location"))
 		resp = postForm(t, anon, pb.srv.URL+"/targets/good/runs", url.Values{}, nil)
-		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode, "a form goes to the login page")
+		require.Equal(t, "/login?next=", resp.Header.Get("Location"))
+		raw, _ := send(t, http.MethodPost, pb.srv.URL+"/targets/good/runs", "", "")
+		require.Equal(t, http.StatusUnauthorized, raw.StatusCode, "not a form: a problem, not a page")
 	})
 }
 

@@ -122,6 +122,16 @@ func (s *Server) requireSession(next http.Handler) http.Handler {
 				http.Redirect(w, r, views.LoginURL+"?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
 			}
+			if isForm(r) {
+				// A form sent after the session expired: sign in again and come
+				// back to the page it was on (the action itself is not replayed).
+				back := ""
+				if ref, err := url.Parse(r.Referer()); err == nil && ref.Host == r.Host {
+					back = localPath(ref.RequestURI())
+				}
+				http.Redirect(w, r, views.LoginURL+"?next="+url.QueryEscape(back), http.StatusSeeOther)
+				return
+			}
 			s.problem(w, r, lifeboat.Errorf(lifeboat.EUNAUTHORIZED, "session: sign in first"))
 			return
 		}
@@ -139,4 +149,10 @@ func localPath(p string) string {
 		return ""
 	}
 	return p
+}
+
+// isForm reports whether r carries an HTML form.
+func isForm(r *http.Request) bool {
+	ct := r.Header.Get("Content-Type")
+	return strings.HasPrefix(ct, "application/x-www-form-urlencoded") || strings.HasPrefix(ct, "multipart/form-data")
 }

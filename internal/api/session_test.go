@@ -98,6 +98,11 @@ func TestDashboardSessions(t *testing.T) {
 	u, _ := url.Parse(srv.URL)
 	replay.Jar.SetCookies(u, []*http.Cookie{{Name: "lifeboat_session", Value: current}})
 	require.Equal(t, http.StatusSeeOther, get(t, replay, srv.URL+"/").StatusCode, "the old cookie is dead")
+	// A form sent with a dead session goes to the login page, which brings
+	// the user back to the page the form was on.
+	resp = postForm(t, replay, srv.URL+"/targets/app/runs", url.Values{}, map[string]string{"Referer": srv.URL + "/targets/app"})
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Equal(t, "/login?next="+url.QueryEscape("/targets/app"), resp.Header.Get("Location"))
 }
 
 func TestRevokingATokenEndsItsSessions(t *testing.T) {
