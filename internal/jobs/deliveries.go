@@ -196,11 +196,20 @@ func (r *Runner) hasWebhooks(target string) bool {
 	return false
 }
 
-// stageStart marks a stage running. The backup stage's start also queues
+// firstStage is the stage that starts run's work: backup, or restore for a
+// retry that reused an earlier backup (its backup stage never runs).
+func firstStage(run lifeboat.Run) lifeboat.StageName {
+	if run.Artifact != nil && run.Artifact.ReusedFromRun != 0 {
+		return lifeboat.StageRestore
+	}
+	return lifeboat.StageBackup
+}
+
+// stageStart marks a stage running. The first stage's start also queues
 // run.started to the target's webhooks in the same transaction; its
 // retries meet the first attempt's rows, so the event is queued once.
 func (r *Runner) stageStart(ctx context.Context, run lifeboat.Run, stage lifeboat.StageName, attempt int) error {
-	if stage != lifeboat.StageBackup || !r.hasWebhooks(run.Target) {
+	if stage != firstStage(run) || !r.hasWebhooks(run.Target) {
 		return r.deps.Store.StageStart(ctx, run.ID, stage, attempt)
 	}
 	return r.deps.Store.InTx(ctx, func(tx *store.Tx) error {

@@ -418,3 +418,36 @@ func TestRetryAndRetention(t *testing.T) {
 	require.Nil(t, retry.Artifact)
 	require.Contains(t, b.logText(t, retry.ID), fmt.Sprintf("a full run, as retention is deleting run %d's backup", id))
 }
+
+// A retry that reuses a backup starts at restore, and that start is the
+// run's start: webhooks hear run.started for it, once, then its outcome.
+func TestRetryThatReusesABackupSignalsItsStart(t *testing.T) {
+	t.Parallel()
+	b, r, rec := hookSetup(t, options{checks: brokenCheck}, nil)
+	startRunner(t, r)
+	ctx := context.Background()
+	first, err := r.StartRun(ctx, "app", lifeboat.TriggerAPI)
+	require.NoError(t, err)
+	first = waitEnd(t, r, first.ID)
+	require.Equal(t, lifeboat.RunFailed, first.Status, "logs:\n%s", b.logText(t, first.ID))
+
+	second := retryToEnd(t, r, first.ID)
+	require.Equal(t, lifeboat.RunFailed, second.Status)
+	requireReused(t, second, first, first.ID)
+	require.NoError(t, r.WaitDeliveries(ctx, second.ID))
+	var forSecond []string
+	for _, req := range rec.requests() {
+		require.NoError(t, req.VerifyErr)
+		var ev struct {
+			Type string `json:"type"`
+			Data struct {
+				ID int64 `json:"id"`
+			} `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal(req.Body, &ev))
+		if ev.Data.ID == second.ID {
+			forSecond = append(forSecond, ev.Type)
+		}
+	}
+	require.ElementsMatch(t, []string{"run.started", "run.failed"}, forSecond)
+}

@@ -254,12 +254,12 @@ func (r *Runner) deliverAlert(ctx context.Context, a store.Alert) error {
 }
 
 // signalRunStarted tells the run's notifiers that take run.started
-// (healthchecks and cronitor heartbeats) that it began. The backup stage
-// calls it before its work; only the first attempt signals, so a retry does
+// (healthchecks and cronitor heartbeats) that it began. The run's first stage
+// (firstStage) calls it before its work; only the first attempt signals, so a retry does
 // not restart the service's timer. A failed signal is logged in the run's
 // log and never fails the stage.
 func (r *Runner) signalRunStarted(ctx context.Context, run lifeboat.Run, stage lifeboat.StageName, attempt int, log *slog.Logger) {
-	if stage != lifeboat.StageBackup || attempt != 1 {
+	if stage != firstStage(run) || attempt != 1 {
 		return
 	}
 	t, ok := r.conf().Target(run.Target)
