@@ -26,7 +26,8 @@ type RunCount struct {
 // TargetStats is a target's newest verified (succeeded) run, if any.
 type TargetStats struct {
 	Target string
-	// LastVerifiedAt is when the newest succeeded run finished; nil if none has.
+	// LastVerifiedAt is when the newest verified backup was taken (its backup
+	// stage's end, also for a retry that verified an older one); nil if none.
 	LastVerifiedAt *time.Time
 	// LastVerifiedStoredBytes is that run's artifact size in storage.
 	LastVerifiedStoredBytes int64

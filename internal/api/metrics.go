@@ -76,7 +76,7 @@ func newStatsCollector(src StatsReader, targets, notifiers []string) *statsColle
 			"Runs not yet finished, by target and status (queued, running).",
 			[]string{"target", "status"}, nil),
 		lastVerified: prometheus.NewDesc("lifeboat_last_verified_backup_timestamp_seconds",
-			"When the target's newest verified (succeeded) run finished, as a Unix time; 0 if it has none.",
+			"When the target's newest verified backup was taken (its dump finished), as a Unix time; 0 if it has none.",
 			[]string{"target"}, nil),
 		bytes: prometheus.NewDesc("lifeboat_backup_stored_bytes",
 			"Size in storage of the target's newest verified backup.",

@@ -92,7 +92,11 @@ func TestMetricsAfterRuns(t *testing.T) {
 	require.EqualValues(t, 0, counter("lifeboat_runs_total", map[string]string{"target": "broken", "status": "succeeded"}))
 	require.EqualValues(t, 0, gauge("lifeboat_runs_in_progress", map[string]string{"target": "app", "status": "running"}))
 
-	require.InDelta(t, float64(ok.FinishedAt.UnixNano())/1e9,
+	// When the verified backup was taken: its backup stage's end.
+	backup, found := ok.StageByName(lifeboat.StageBackup)
+	require.True(t, found)
+	require.NotNil(t, backup.FinishedAt)
+	require.InDelta(t, float64(backup.FinishedAt.UnixNano())/1e9,
 		gauge("lifeboat_last_verified_backup_timestamp_seconds", map[string]string{"target": "app"}), 0.001)
 	require.Zero(t, gauge("lifeboat_last_verified_backup_timestamp_seconds", map[string]string{"target": "broken"}),
 		"a target without a verified backup reports 0: an alert on its age fires")
