@@ -148,6 +148,12 @@ export LIFEBOAT_LISTEN="127.0.0.1:$LB_PORT"
 base="http://$LIFEBOAT_LISTEN"
 
 bin/lifeboat migrate --config "$TMP/config.yaml" >>"$LB_LOG" 2>&1
+# The API needs a token; curl reads it from a file, so it is in no argv.
+(
+	umask 077
+	printf 'Authorization: Bearer %s\n' "$(bin/lifeboat token create --config "$TMP/config.yaml" --name bench 2>>"$LB_LOG")" \
+		>"$TMP/auth-header"
+)
 setsid bin/lifeboat serve --config "$TMP/config.yaml" </dev/null >>"$LB_LOG" 2>&1 &
 echo $! >"$TMP/lifeboat.pid"
 lb_pid="$(cat "$TMP/lifeboat.pid")"
@@ -159,11 +165,11 @@ done
 
 lb_log "running the pipeline on $SRC"
 t0="$(now)"
-run="$(curl -fsS -X POST "$base/api/v1/targets/$SRC/runs")" || lb_die "could not trigger a run"
+run="$(curl -fsS -H @"$TMP/auth-header" -X POST "$base/api/v1/targets/$SRC/runs")" || lb_die "could not trigger a run"
 id="$(jq -r .id <<<"$run")"
 deadline=$((SECONDS + TIMEOUT))
 while :; do
-	run="$(curl -fsS "$base/api/v1/runs/$id")" || lb_die "could not read run $id"
+	run="$(curl -fsS -H @"$TMP/auth-header" "$base/api/v1/runs/$id")" || lb_die "could not read run $id"
 	status="$(jq -r .status <<<"$run")"
 	case "$status" in succeeded | failed | canceled) break ;; esac
 	[ "$SECONDS" -lt "$deadline" ] || lb_die "run $id still $status after ${TIMEOUT}s"
