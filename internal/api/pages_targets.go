@@ -294,10 +294,11 @@ func webhookRow(d lifeboat.Delivery) views.DeliveryRow {
 // reportMetrics are the keys of the report stage's metrics the pages read
 // (pipeline.ReportMetrics; api may not import pipeline).
 type reportMetrics struct {
-	Event     string   `json:"event"`
-	Delivered []string `json:"delivered"`
-	Failed    []string `json:"failed"`
-	NotSent   []string `json:"not_sent"`
+	Event     string            `json:"event"`
+	Delivered []string          `json:"delivered"`
+	Failed    []string          `json:"failed"`
+	NotSent   []string          `json:"not_sent"`
+	Errors    map[string]string `json:"errors"`
 }
 
 // reportRows is what run's report stage did for each chat and heartbeat
@@ -315,8 +316,12 @@ func reportRows(run lifeboat.Run, kinds map[string]string) []views.DeliveryRow {
 	var out []views.DeliveryRow
 	add := func(names []string, state views.Status, attempts int) {
 		for _, n := range names {
-			out = append(out, views.DeliveryRow{Notifier: n, Kind: kinds[n], Event: m.Event, RunID: run.ID,
-				State: state, Attempts: attempts, At: *st.FinishedAt})
+			row := views.DeliveryRow{Notifier: n, Kind: kinds[n], Event: m.Event, RunID: run.ID,
+				State: state, Attempts: attempts, At: *st.FinishedAt}
+			if state == views.StatusFailed {
+				row.LastError = m.Errors[n]
+			}
+			out = append(out, row)
 		}
 	}
 	add(m.Delivered, views.StatusDelivered, 1)

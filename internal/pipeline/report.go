@@ -26,6 +26,9 @@ type ReportMetrics struct {
 	ScratchDrop   bool     `json:"scratch_dropped"`
 	Delivered     []string `json:"delivered"`
 	FailedSenders []string `json:"failed"`
+	// Errors says why each failed sender failed (notify's errors never
+	// carry the URL or a secret), for the run and target pages.
+	Errors map[string]string `json:"errors,omitempty"`
 	// NotSent lists notifiers that take no such event (a plain heartbeat on
 	// a failed run: its silence is the alarm).
 	NotSent []string `json:"not_sent"`
@@ -59,6 +62,10 @@ func Report(ctx context.Context, in ReportInput) ReportMetrics {
 		cancel()
 		if err != nil {
 			m.FailedSenders = append(m.FailedSenders, s.Name())
+			if m.Errors == nil {
+				m.Errors = map[string]string{}
+			}
+			m.Errors[s.Name()] = err.Error()
 			log.Warn(fmt.Sprintf("notifier %s failed: %v", s.Name(), err))
 			continue
 		}
