@@ -76,11 +76,14 @@ func TestStats(t *testing.T) {
 		SELECT %d, s, 0, 'succeeded', now() - interval '10 seconds', now() FROM unnest(ARRAY['backup', 'verify']) s`, r4, r4))
 
 	// Runs finish: r1 succeeded (verified), r2 failed, r3 and r4 succeeded
-	// in that order; r4 is db2's newest verified run.
+	// in that order; r4 is db2's newest verified run. Each backup ended a
+	// second before its run (the last verified backup dates from it).
 	finish := func(run int64, status lifeboat.RunStatus, bytes int64, ago time.Duration) {
 		t.Helper()
 		testenv.Exec(t, b.url, fmt.Sprintf(`UPDATE runs SET status = '%s', stored_bytes = %d, artifact_key = 'k%d',
-			finished_at = now() - interval '%d seconds' WHERE id = %d`, status, bytes, run, int(ago.Seconds()), run))
+			finished_at = now() - interval '%d seconds' WHERE id = %d;
+			UPDATE run_stages SET finished_at = now() - interval '%d seconds' - interval '1 second'
+			WHERE run_id = %d AND stage = 'backup'`, status, bytes, run, int(ago.Seconds()), run, int(ago.Seconds()), run))
 	}
 	finish(r1, lifeboat.RunSucceeded, 1000, time.Hour)
 	finish(r2, lifeboat.RunFailed, 2000, 0)
