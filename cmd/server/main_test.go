@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"filippo.io/age"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
@@ -61,9 +60,7 @@ func newFixture(t *testing.T) *fixture {
 	f.sourceURL = u.String()
 	testenv.Exec(t, f.sourceURL, testenv.SeedSQL)
 
-	id, err := age.GenerateX25519Identity()
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(f.dir, "age.key"), []byte(id.String()+"\n"), 0o600))
+	testenv.WriteAgeKey(t, f.dir)
 	return f
 }
 
@@ -274,9 +271,7 @@ targets:
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			f := &fixture{dir: t.TempDir(), env: map[string]string{}}
-			id, err := age.GenerateX25519Identity()
-			require.NoError(t, err)
-			require.NoError(t, os.WriteFile(filepath.Join(f.dir, "age.key"), []byte(id.String()+"\n"), 0o600))
+			testenv.WriteAgeKey(t, f.dir)
 			d := doc(c.target)
 			if name == "bad source URL" {
 				d = strings.Replace(d, `"postgres://app:`, `"mysql://app:`, 1)

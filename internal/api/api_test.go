@@ -9,14 +9,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"filippo.io/age"
 	"github.com/go-chi/chi/v5"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
@@ -42,9 +40,7 @@ func setup(t *testing.T) *testBundle {
 	testenv.Exec(t, sourceURL, testenv.SeedSQL)
 
 	dir := t.TempDir()
-	id, err := age.GenerateX25519Identity()
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "age.key"), []byte(id.String()+"\n"), 0o600))
+	testenv.WriteAgeKey(t, dir)
 	doc := `database_url: ${STATE_URL}
 restore:
   database_url: ${RESTORE_URL}

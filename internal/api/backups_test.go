@@ -11,12 +11,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"filippo.io/age"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lifeboat-dev/lifeboat"
@@ -46,9 +44,7 @@ func backupSetup(t *testing.T, s3 bool) *backupBundle {
 	sourceURL := testenv.CreateDB(t, "lbsrc_")
 	testenv.Exec(t, sourceURL, testenv.SeedSQL)
 	dir := t.TempDir()
-	id, err := age.GenerateX25519Identity()
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "age.key"), []byte(id.String()+"\n"), 0o600))
+	testenv.WriteAgeKey(t, dir)
 	storage := "{name: main, kind: fs, path: ./backups}"
 	if s3 {
 		e := testenv.S3HTTP(t)

@@ -9,12 +9,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"filippo.io/age"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lifeboat-dev/lifeboat"
@@ -66,9 +64,7 @@ func deliverySetup(t *testing.T) *deliveryBundle {
 
 	stateURL := testenv.CreateDB(t, "lbstate_")
 	dir := t.TempDir()
-	id, err := age.GenerateX25519Identity()
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "age.key"), []byte(id.String()+"\n"), 0o600))
+	testenv.WriteAgeKey(t, dir)
 	doc := `database_url: ${STATE_URL}
 restore:
   database_url: ${RESTORE_URL}

@@ -9,14 +9,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"filippo.io/age"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lifeboat-dev/lifeboat"
@@ -65,9 +63,7 @@ func setupLive(t *testing.T, o liveOptions) *liveBundle {
 	t.Cleanup(chat.Close)
 
 	dir := t.TempDir()
-	id, err := age.GenerateX25519Identity()
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "age.key"), []byte(id.String()+"\n"), 0o600))
+	testenv.WriteAgeKey(t, dir)
 	doc := fmt.Sprintf(`database_url: ${STATE_URL}
 restore:
   database_url: ${RESTORE_URL}
@@ -108,6 +104,7 @@ targets:
 		}
 		return nil
 	}
+	var err error
 	b.runner, err = jobs.New(deps, jobs.Options{Workers: 2, NoPeriodic: true})
 	require.NoError(t, err)
 

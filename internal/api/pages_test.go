@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"filippo.io/age"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/html"
 
@@ -81,9 +79,7 @@ func pagesSetup(t *testing.T) *pagesBundle {
 	sourceURL := testenv.CreateDB(t, "lbsrc_")
 	testenv.Exec(t, sourceURL, testenv.SeedSQL)
 	dir := t.TempDir()
-	id, err := age.GenerateX25519Identity()
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "age.key"), []byte(id.String()+"\n"), 0o600))
+	testenv.WriteAgeKey(t, dir)
 	s3 := testenv.S3HTTP(t)
 	chatToken, hookToken := testenv.RandomName("chat-token-"), testenv.RandomName("hook-token-")
 	hookSecret := "whsec_" + base64.StdEncoding.EncodeToString([]byte(testenv.RandomName("hook-secret-")))
@@ -125,6 +121,7 @@ targets:
 		"S3_SECRET": s3.SecretKey, "HOOK_SECRET": hookSecret, "PG_BIN_DIR": os.Getenv("PG_BIN_DIR")}
 	w := lbtest.Wire(t, stateURL, doc, dir, env, &testenv.SyncBuffer{})
 	pb.store = w.Store
+	var err error
 	pb.runner, err = jobs.New(w.Deps, jobs.Options{Workers: 2})
 	require.NoError(t, err)
 	require.NoError(t, pb.runner.Start(context.Background()))

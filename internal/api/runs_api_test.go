@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"filippo.io/age"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lifeboat-dev/lifeboat"
@@ -65,9 +64,7 @@ func setupRuns(t *testing.T, o runsOptions) *runsBundle {
 	}
 
 	dir := t.TempDir()
-	id, err := age.GenerateX25519Identity()
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "age.key"), []byte(id.String()+"\n"), 0o600))
+	testenv.WriteAgeKey(t, dir)
 	storage := "{name: main, kind: fs, path: ./backups}"
 	if o.s3 {
 		s3 := testenv.S3HTTP(t)

@@ -2,12 +2,9 @@ package app_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"filippo.io/age"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lifeboat-dev/lifeboat"
@@ -24,9 +21,7 @@ func TestCatalogReachesEveryProcess(t *testing.T) {
 	t.Parallel()
 	stateURL := testenv.CreateDB(t, "lbstate_")
 	dir := t.TempDir()
-	id, err := age.GenerateX25519Identity()
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "age.key"), []byte(id.String()+"\n"), 0o600))
+	testenv.WriteAgeKey(t, dir)
 	doc := `database_url: ${STATE_URL}
 restore:
   database_url: ${RESTORE_URL}
@@ -53,7 +48,7 @@ targets:
 	defer stop()
 	go b.Watch(wctx, 50*time.Millisecond)
 
-	err = a.Put(ctx, config.KindTarget, "billing", []byte(`{"database_url": "postgres://billing:s3cret@db/billing",
+	err := a.Put(ctx, config.KindTarget, "billing", []byte(`{"database_url": "postgres://billing:s3cret@db/billing",
 		"storage": "main", "schedule": "0 3 * * *", "timezone": "Europe/Berlin"}`), false)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {

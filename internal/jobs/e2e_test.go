@@ -7,13 +7,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"filippo.io/age"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lifeboat-dev/lifeboat"
@@ -153,9 +151,7 @@ func setup(t *testing.T, o options) *bundle {
 		restoreURL = b.pgURL
 	}
 	dir := t.TempDir()
-	id, err := age.GenerateX25519Identity()
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "age.key"), []byte(id.String()+"\n"), 0o600))
+	testenv.WriteAgeKey(t, dir)
 
 	var storage string
 	switch o.storage {
@@ -216,6 +212,7 @@ targets:
 			return o.afterStage(b, ctx, runID, stage)
 		}
 	}
+	var err error
 	b.runner, err = jobs.New(deps, jobs.Options{Workers: 2})
 	require.NoError(t, err)
 	if o.noStart {

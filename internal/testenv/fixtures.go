@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	mathrand "math/rand/v2"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
+
+	"filippo.io/age"
 )
 
 // SeedSQL is a small realistic source: related tables (500 customers, 3000
@@ -46,4 +50,18 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// WriteAgeKey writes a new age identity to dir/age.key (0600), the file
+// test configs name as encryption.age_identity_file, and returns it.
+func WriteAgeKey(t testing.TB, dir string) *age.X25519Identity {
+	t.Helper()
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "age.key"), []byte(id.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
