@@ -38,7 +38,10 @@ var allowedImports = map[string][]string{
 	"internal/jobs": {"", "internal/pipeline", "internal/store", "internal/config", "internal/blob", "internal/notify",
 		"internal/pgtool", "internal/verify", "internal/schedule", "internal/retention"},
 	// views: app.Dashboard hands the pages the configuration through views' redactors
-	"internal/app": {"", "internal/config", "internal/blob", "internal/notify", "internal/jobs", "internal/store", "internal/views"},
+	// app adapts the config to the API's and the pages' views of it (api,
+	// views): the wiring both cmd/server and the API tests use.
+	"internal/app": {"", "internal/config", "internal/blob", "internal/notify", "internal/jobs", "internal/store", "internal/views",
+		"internal/api"},
 	"internal/api": {"", "internal/views"},
 	// benchmark scaffolding: a synthetic history (bulk SQL) and the API load tool over it
 	"internal/benchseed": {""},

@@ -83,7 +83,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	srv.RiverUI = riverUI
 	srv.Deliveries = a.runner
 	srv.Retrier, srv.Health = a.runner, a.store
-	srv.Catalog, srv.TargetSource = catalogAdmin{a.catalog}, catalogAdmin{a.catalog}
+	apiCat := lbapp.NewAPICatalog(a.catalog)
+	srv.Catalog, srv.TargetSource = apiCat, apiCat
 	srv.Backups = a.runner
 	var targetNames, notifierNames []string
 	for _, t := range cfg.Targets {

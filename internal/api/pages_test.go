@@ -23,7 +23,6 @@ import (
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/internal/api"
 	"github.com/lifeboat-dev/lifeboat/internal/app"
-	"github.com/lifeboat-dev/lifeboat/internal/config"
 	"github.com/lifeboat-dev/lifeboat/internal/jobs"
 	"github.com/lifeboat-dev/lifeboat/internal/lbtest"
 	"github.com/lifeboat-dev/lifeboat/internal/store"
@@ -142,8 +141,8 @@ targets:
 	cat := app.NewCatalog(w.Config, w.Store, pb.runner, w.Deps)
 	require.NoError(t, cat.Load(context.Background()))
 	s := &api.Server{Runs: pb.runner, Sched: pb.runner, Reader: w.Store, DB: w.Pool, Spec: lifeboat.OpenAPI, Logger: w.Log,
-		Health: w.Store, Pages: w.Store, TargetSource: staticTargets(w.Config), Retrier: pb.runner,
-		Deliveries: pb.runner, Backups: pb.runner, Catalog: testCatalog{cat}, Dashboard: app.Dashboard{Config: cat.Config}}
+		Health: w.Store, Pages: w.Store, TargetSource: app.NewAPICatalog(cat), Retrier: pb.runner,
+		Deliveries: pb.runner, Backups: pb.runner, Catalog: app.NewAPICatalog(cat), Dashboard: app.Dashboard{Config: cat.Config}}
 	srv, token := serveAPI(t, s, w.Store)
 	pb.srv = srv
 	pb.b = browser(t)
@@ -160,27 +159,6 @@ targets:
 	pb.waitRun(t, pb.bad, lifeboat.RunFailed)
 	require.NoError(t, pb.runner.WaitDeliveries(ctx, pb.good))
 	return pb
-}
-
-// testCatalog is the catalog as the pages use it: for its tests.
-type testCatalog struct{ *app.Catalog }
-
-func (testCatalog) Storages(context.Context) ([]api.StorageConfig, error)   { return nil, nil }
-func (testCatalog) Notifiers(context.Context) ([]api.NotifierConfig, error) { return nil, nil }
-
-// staticTargets is the config's targets as cmd/server gives them to the API.
-func staticTargets(cfg *config.Config) api.StaticTargets {
-	var out api.StaticTargets
-	for _, t := range cfg.Targets {
-		at := api.TargetConfig{Name: t.Name, DatabaseURLSet: t.DatabaseURL != "", Schedule: t.Schedule,
-			Timezone: t.Timezone, Storage: t.Storage, Notify: t.Notify, RowCounts: t.RowCounts, Overlap: t.Overlap,
-			StageTimeout: t.StageTimeout, MaxAge: t.MaxAge}
-		for _, c := range t.Checks {
-			at.Checks = append(at.Checks, api.TargetCheck{Name: c.Name, SQL: c.SQL, Expect: c.Expect})
-		}
-		out = append(out, at)
-	}
-	return out
 }
 
 // waitRun waits for the run to finish with status want.

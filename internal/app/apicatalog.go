@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -6,44 +6,46 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/internal/api"
-	lbapp "github.com/lifeboat-dev/lifeboat/internal/app"
 	"github.com/lifeboat-dev/lifeboat/internal/config"
 )
 
-// catalogAdmin serves the API's targets, storages and notifiers from the
+// APICatalog serves the API's targets, storages and notifiers from the
 // catalog (the config file's and the managed ones), secrets reduced to
-// whether they are set.
-type catalogAdmin struct{ cat *lbapp.Catalog }
+// whether they are set: api.CatalogAdmin and api.TargetSource.
+type APICatalog struct{ cat *Catalog }
+
+// NewAPICatalog adapts cat to the API.
+func NewAPICatalog(cat *Catalog) APICatalog { return APICatalog{cat: cat} }
 
 var (
-	_ api.CatalogAdmin = catalogAdmin{}
-	_ api.TargetSource = catalogAdmin{}
+	_ api.CatalogAdmin = APICatalog{}
+	_ api.TargetSource = APICatalog{}
 )
 
-func (c catalogAdmin) source(kind, name string) string {
+func (c APICatalog) source(kind, name string) string {
 	if c.cat.Managed(kind, name) {
 		return "api"
 	}
 	return "file"
 }
 
-func (c catalogAdmin) Put(ctx context.Context, kind, name string, body []byte, replace bool) error {
+func (c APICatalog) Put(ctx context.Context, kind, name string, body []byte, replace bool) error {
 	return c.cat.Put(ctx, kind, name, body, replace)
 }
 
-func (c catalogAdmin) Delete(ctx context.Context, kind, name string) error {
+func (c APICatalog) Delete(ctx context.Context, kind, name string) error {
 	return c.cat.Delete(ctx, kind, name)
 }
 
-func (c catalogAdmin) TestStorage(ctx context.Context, name string) (lifeboat.ProbeResult, error) {
+func (c APICatalog) TestStorage(ctx context.Context, name string) (lifeboat.ProbeResult, error) {
 	return c.cat.TestStorage(ctx, name)
 }
 
-func (c catalogAdmin) TestNotifier(ctx context.Context, name string) (lifeboat.ProbeResult, error) {
+func (c APICatalog) TestNotifier(ctx context.Context, name string) (lifeboat.ProbeResult, error) {
 	return c.cat.TestNotifier(ctx, name)
 }
 
-func (c catalogAdmin) TargetConfigs(context.Context) ([]api.TargetConfig, error) {
+func (c APICatalog) TargetConfigs(context.Context) ([]api.TargetConfig, error) {
 	ts := apiTargets(c.cat.Config())
 	for i := range ts {
 		ts[i].Source = c.source(config.KindTarget, ts[i].Name)
@@ -51,7 +53,7 @@ func (c catalogAdmin) TargetConfigs(context.Context) ([]api.TargetConfig, error)
 	return ts, nil
 }
 
-func (c catalogAdmin) Storages(context.Context) ([]api.StorageConfig, error) {
+func (c APICatalog) Storages(context.Context) ([]api.StorageConfig, error) {
 	cfg := c.cat.Config()
 	out := make([]api.StorageConfig, 0, len(cfg.Storages))
 	for _, s := range cfg.Storages {
@@ -62,7 +64,7 @@ func (c catalogAdmin) Storages(context.Context) ([]api.StorageConfig, error) {
 	return out, nil
 }
 
-func (c catalogAdmin) Notifiers(context.Context) ([]api.NotifierConfig, error) {
+func (c APICatalog) Notifiers(context.Context) ([]api.NotifierConfig, error) {
 	cfg := c.cat.Config()
 	out := make([]api.NotifierConfig, 0, len(cfg.Notifiers))
 	for _, n := range cfg.Notifiers {
@@ -76,8 +78,8 @@ func (c catalogAdmin) Notifiers(context.Context) ([]api.NotifierConfig, error) {
 	return out, nil
 }
 
-// apiTargets is the configured targets as the API shows them: secrets
-// only as whether they are set.
+// apiTargets is cfg's targets as the API shows them: secrets only as
+// whether they are set.
 func apiTargets(cfg *config.Config) api.StaticTargets {
 	out := make(api.StaticTargets, 0, len(cfg.Targets))
 	for _, t := range cfg.Targets {
