@@ -39,15 +39,9 @@ type Catalog struct {
 	now        func() time.Time
 
 	mu      sync.Mutex
-	version int64
+	version int64 // of the managed items loaded; -1 before the first Load
 	current *config.Config
-	items   map[string]source // kind/name → where it comes from
 	clients map[string]storeClient
-}
-
-type source struct {
-	managed bool
-	updated time.Time
 }
 
 // storeClient is a built storage client and the settings it was built from.
@@ -60,7 +54,7 @@ type storeClient struct {
 // the managed ones.
 func NewCatalog(base *config.Config, st *store.Store, runner *jobs.Runner, deps jobs.Deps) *Catalog {
 	c := &Catalog{base: base, st: st, runner: runner, recipients: deps.Recipients, identities: deps.Identities,
-		log: deps.Logger, now: time.Now, current: base, clients: map[string]storeClient{}}
+		log: deps.Logger, now: time.Now, version: -1, current: base, clients: map[string]storeClient{}}
 	for _, s := range base.Storages {
 		if cl, ok := deps.Stores[s.Name]; ok {
 			c.clients[s.Name] = storeClient{sum: fingerprint(s), client: cl}
@@ -83,7 +77,7 @@ func (c *Catalog) Load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if version == c.version && c.items != nil {
+	if version == c.version {
 		return nil
 	}
 	m, err := c.decode(items)
@@ -95,7 +89,7 @@ func (c *Catalog) Load(ctx context.Context) error {
 		// Valid when stored; invalid now only if the file changed under it.
 		return fmt.Errorf("managed items no longer fit the config file: %w", err)
 	}
-	if err := c.apply(ctx, cfg, items); err != nil {
+	if err := c.apply(ctx, cfg); err != nil {
 		return err
 	}
 	c.version = version
@@ -130,7 +124,7 @@ func (c *Catalog) loadedVersion() int64 {
 
 // apply builds clients for new or changed storages and all senders, then
 // swaps the runner's catalog.
-func (c *Catalog) apply(ctx context.Context, cfg *config.Config, items []store.ManagedItem) error {
+func (c *Catalog) apply(ctx context.Context, cfg *config.Config) error {
 	clients := map[string]storeClient{}
 	for _, s := range cfg.Storages {
 		sum := fingerprint(s)
@@ -155,10 +149,6 @@ func (c *Catalog) apply(ctx context.Context, cfg *config.Config, items []store.M
 		stores[name] = cl.client
 	}
 	c.clients, c.current = clients, cfg
-	c.items = map[string]source{}
-	for _, it := range items {
-		c.items[it.Kind+"/"+it.Name] = source{managed: true, updated: it.UpdatedAt}
-	}
 	if c.runner != nil {
 		c.runner.Reload(jobs.Catalog{Config: cfg, Stores: stores, Senders: senders})
 	}
@@ -172,11 +162,10 @@ func (c *Catalog) Config() *config.Config {
 	return c.current
 }
 
-// Managed reports whether kind/name was created through the API.
+// Managed reports whether kind/name was created through the API: it is
+// in the catalog but not in the config file.
 func (c *Catalog) Managed(kind, name string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.items[kind+"/"+name].managed
+	return has(c.Config(), kind, name) && !has(c.base, kind, name)
 }
 
 // secretFields are each kind's write-only fields, by config field name.
@@ -323,7 +312,7 @@ func (c *Catalog) Put(ctx context.Context, kind, name string, body []byte, repla
 	case got != name:
 		return lifeboat.Errorf(lifeboat.EINVALID, "body.name: %q differs from the name in the path (%q)", got, name)
 	}
-	if c.fromFile(kind, name) {
+	if has(c.base, kind, name) {
 		return lifeboat.Errorf(lifeboat.ECONFLICT, "%s %q is defined in the config file: change it there", kind, name)
 	}
 	err = c.st.ManagedChange(ctx, kind, name, c.now(), func(current []store.ManagedItem) (*store.ManagedItem, error) {
@@ -376,7 +365,7 @@ func (c *Catalog) Delete(ctx context.Context, kind, name string) error {
 	if _, err := newItem(kind); err != nil {
 		return err
 	}
-	if c.fromFile(kind, name) {
+	if has(c.base, kind, name) {
 		return lifeboat.Errorf(lifeboat.ECONFLICT, "%s %q is defined in the config file: remove it there", kind, name)
 	}
 	err := c.st.ManagedChange(ctx, kind, name, c.now(), func(current []store.ManagedItem) (*store.ManagedItem, error) {
@@ -395,19 +384,18 @@ func (c *Catalog) Delete(ctx context.Context, kind, name string) error {
 	return c.Load(ctx)
 }
 
-func (c *Catalog) fromFile(kind, name string) bool {
+// has reports whether cfg holds kind/name.
+func has(cfg *config.Config, kind, name string) bool {
+	var ok bool
 	switch kind {
 	case config.KindTarget:
-		_, ok := c.base.Target(name)
-		return ok
+		_, ok = cfg.Target(name)
 	case config.KindStorage:
-		_, ok := c.base.Storage(name)
-		return ok
+		_, ok = cfg.Storage(name)
 	case config.KindNotifier:
-		_, ok := c.base.Notifier(name)
-		return ok
+		_, ok = cfg.Notifier(name)
 	}
-	return false
+	return ok
 }
 
 // without returns m minus kind/name.

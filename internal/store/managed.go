@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/lifeboat-dev/lifeboat"
 )
 
@@ -28,22 +30,21 @@ func (s *Store) ManagedList(ctx context.Context) ([]ManagedItem, int64, error) {
 		if err := tx.tx.QueryRow(ctx, `SELECT version FROM catalog_version`).Scan(&version); err != nil {
 			return err
 		}
-		rows, err := tx.tx.Query(ctx, `SELECT kind, name, spec, secrets, created_at, updated_at
-			FROM managed_items ORDER BY created_at, kind, name`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var m ManagedItem
-			if err := rows.Scan(&m.Kind, &m.Name, &m.Spec, &m.Secrets, &m.CreatedAt, &m.UpdatedAt); err != nil {
-				return err
-			}
-			out = append(out, m)
-		}
-		return rows.Err()
+		var err error
+		out, err = managedItems(ctx, tx.tx)
+		return err
 	})
 	return out, version, err
+}
+
+// managedItems reads every managed item, oldest first.
+func managedItems(ctx context.Context, q querier) ([]ManagedItem, error) {
+	rows, err := q.Query(ctx, `SELECT kind, name, spec, secrets, created_at, updated_at
+		FROM managed_items ORDER BY created_at, kind, name`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[ManagedItem])
 }
 
 // CatalogVersion is bumped by every managed change.
@@ -64,22 +65,8 @@ func (s *Store) ManagedChange(ctx context.Context, kind, name string, now time.T
 		if _, err := tx.tx.Exec(ctx, `SELECT version FROM catalog_version FOR UPDATE`); err != nil {
 			return err
 		}
-		rows, err := tx.tx.Query(ctx, `SELECT kind, name, spec, secrets, created_at, updated_at
-			FROM managed_items ORDER BY created_at, kind, name`)
+		current, err := managedItems(ctx, tx.tx)
 		if err != nil {
-			return err
-		}
-		var current []ManagedItem
-		for rows.Next() {
-			var c ManagedItem
-			if err := rows.Scan(&c.Kind, &c.Name, &c.Spec, &c.Secrets, &c.CreatedAt, &c.UpdatedAt); err != nil {
-				rows.Close()
-				return err
-			}
-			current = append(current, c)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		m, err := change(current)
