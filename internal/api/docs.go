@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -124,7 +125,7 @@ func buildAPIDoc(spec []byte) (views.APIDoc, error) {
 		sc := views.APISchema{Name: name, Description: s.Description}
 		for prop, ps := range s.Properties {
 			sc.Fields = append(sc.Fields, views.APIField{Name: prop, Type: typeName(ps),
-				Required: contains(s.Required, prop), Description: ps.Description})
+				Required: slices.Contains(s.Required, prop), Description: ps.Description})
 		}
 		sort.Slice(sc.Fields, func(i, j int) bool { return sc.Fields[i].Name < sc.Fields[j].Name })
 		out.Schemas = append(out.Schemas, sc)
@@ -134,15 +135,6 @@ func buildAPIDoc(spec []byte) (views.APIDoc, error) {
 }
 
 func refName(ref string) string { return ref[strings.LastIndex(ref, "/")+1:] }
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
 
 // contentName names a body: its schema when it has a named one, else the
 // media type.

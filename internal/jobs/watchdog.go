@@ -95,7 +95,7 @@ func (r *Runner) watchTarget(ctx context.Context, t *config.Target, now time.Tim
 		}
 		since := st.CreatedAt
 		if last != nil {
-			since = last.FinishedAt
+			since = last.BackupAt
 		}
 		if st.ResumedAt != nil && st.ResumedAt.After(since) {
 			since = *st.ResumedAt // a paused target had no reason to be fresh
@@ -107,7 +107,7 @@ func (r *Runner) watchTarget(ctx context.Context, t *config.Target, now time.Tim
 		overdue := now.Sub(since) > window
 		a := store.Alert{Target: t.Name, WatchedSince: st.CreatedAt, Window: window, CreatedAt: now}
 		if last != nil {
-			a.LastVerifiedAt, a.LastVerifiedRunID = &last.FinishedAt, &last.RunID
+			a.LastVerifiedAt, a.LastVerifiedRunID = &last.BackupAt, &last.RunID
 		}
 		switch {
 		case overdue && st.OverdueSince == nil:

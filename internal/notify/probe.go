@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,17 +21,7 @@ type Tester interface {
 
 // Test posts a chat message saying the notifier works.
 func (s *Slack) Test(ctx context.Context) error {
-	body, err := json.Marshal(slackMessage{Text: "lifeboat: test message from notifier " + s.name + " - it works."})
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("notify %s: %w", s.name, redactURLError(err))
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", userAgent)
-	return do(s.client, req, s.name)
+	return s.post(ctx, "lifeboat: test message from notifier "+s.name+" - it works.")
 }
 
 // Test delivers a signed lifeboat.test event.

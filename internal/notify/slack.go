@@ -40,7 +40,12 @@ func (s *Slack) Send(ctx context.Context, ev Event) error {
 	if !s.Accepts(ev.Kind) {
 		return nil
 	}
-	body, err := json.Marshal(slackMessage{Text: slackText(ev)})
+	return s.post(ctx, slackText(ev))
+}
+
+// post sends one chat message.
+func (s *Slack) post(ctx context.Context, text string) error {
+	body, err := json.Marshal(slackMessage{Text: text})
 	if err != nil {
 		return fmt.Errorf("notify %s: %w", s.name, err)
 	}

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -55,10 +54,10 @@ func runCounts(ctx context.Context, tx pgx.Tx) ([]lifeboat.RunCount, error) {
 func targetStats(ctx context.Context, tx pgx.Tx, targets []string) ([]lifeboat.TargetStats, error) {
 	// The last verified backup's time is when it was taken (a retry that
 	// verifies an old backup does not make the data younger).
-	lateral := strings.ReplaceAll(verifiedBackupsSQL, "$1", "t.name")
 	rows, err := tx.Query(ctx, `SELECT t.name, v.at, coalesce(v.stored_bytes, 0)
 		FROM unnest($1::text[]) WITH ORDINALITY AS t(name, i)
-		LEFT JOIN LATERAL (SELECT at, stored_bytes FROM (`+lateral+`) x ORDER BY at DESC LIMIT 1) v ON true
+		LEFT JOIN LATERAL (SELECT at, stored_bytes FROM (`+verifiedBackupsSQL("t.name")+`) x
+			ORDER BY at DESC LIMIT 1) v ON true
 		ORDER BY t.i`, targets)
 	if err != nil {
 		return nil, err

@@ -35,7 +35,7 @@ func TestLastVerifiedIsWhenTheBackupWasTaken(t *testing.T) {
 			require.NoError(t, err)
 			require.NotNil(t, v)
 			require.Equal(t, wantRun, v.RunID)
-			require.True(t, wantAt.Equal(v.FinishedAt), "watchdog: %v, want %v", v.FinishedAt, wantAt)
+			require.True(t, wantAt.Equal(v.BackupAt), "watchdog: %v, want %v", v.BackupAt, wantAt)
 			return nil
 		}))
 		stats, err := st.Stats(ctx, []string{"app"})

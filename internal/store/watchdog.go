@@ -12,25 +12,28 @@ import (
 )
 
 // Verified is a target's newest verified backup: the succeeded run that
-// verified it, and when the backup was taken (FinishedAt: its backup
-// stage's end). A retry that verifies an old backup does not make the
-// target's data any younger.
+// verified it, and when the backup was taken (its backup stage's end). A
+// retry that verifies an old backup does not make the target's data any
+// younger.
 type Verified struct {
-	RunID      int64
-	FinishedAt time.Time
+	RunID    int64
+	BackupAt time.Time
 }
 
-// verifiedBackupsSQL is a target's ($1) newest verified runs with when
-// their backup was taken (at) and its stored bytes. Only the ten newest
+// verifiedBackupsSQL selects the newest verified runs of target (an SQL
+// expression: a parameter or a column) with when their backup was taken
+// (at) and its stored bytes. Only the ten newest
 // verified runs are looked at, through the (target, finished_at) order:
 // a run that took its own backup has the newest backup of all of them, so
 // only ten retries in a row of old backups could make the answer older
 // than it is (the safe direction for an alarm).
-const verifiedBackupsSQL = `SELECT r.id, coalesce(b.finished_at, r.finished_at) AS at, r.stored_bytes
+func verifiedBackupsSQL(target string) string {
+	return `SELECT r.id, coalesce(b.finished_at, r.finished_at) AS at, r.stored_bytes
 	FROM (SELECT id, artifact_from_run, finished_at, stored_bytes FROM runs
-		WHERE target = $1 AND status = 'succeeded' AND finished_at IS NOT NULL
+		WHERE target = ` + target + ` AND status = 'succeeded' AND finished_at IS NOT NULL
 		ORDER BY finished_at DESC LIMIT 10) r
 	LEFT JOIN run_stages b ON b.run_id = coalesce(r.artifact_from_run, r.id) AND b.stage = 'backup'`
+}
 
 // WatchdogLock returns the target's state locked until the transaction
 // ends, creating it on first sight with created_at = now (the injected
@@ -48,8 +51,8 @@ func (t *Tx) WatchdogLock(ctx context.Context, target string, now time.Time) (Ta
 		return st, nil, err
 	}
 	var v Verified
-	err = t.tx.QueryRow(ctx, `SELECT id, at FROM (`+verifiedBackupsSQL+`) v ORDER BY at DESC LIMIT 1`,
-		target).Scan(&v.RunID, &v.FinishedAt)
+	err = t.tx.QueryRow(ctx, `SELECT id, at FROM (`+verifiedBackupsSQL("$1")+`) v ORDER BY at DESC LIMIT 1`,
+		target).Scan(&v.RunID, &v.BackupAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return st, nil, nil
 	}
