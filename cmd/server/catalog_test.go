@@ -114,6 +114,10 @@ func TestTargetsStoragesNotifiersThroughTheAPI(t *testing.T) {
 	require.Equal(t, "api", tg["source"])
 	require.Equal(t, map[string]any{"set": true}, tg["database_url"])
 	require.EqualValues(t, 1800, tg["stage_timeout_seconds"])
+	// /metrics knows the new target at once (its series start at 0).
+	resp, err := http.Get(srv.base + "/metrics")
+	require.NoError(t, err)
+	require.Contains(t, string(readAll(t, resp)), `lifeboat_runs_total{status="failed",target="app2"} 0`)
 
 	// The new target runs at once, into the new storage, notifying the new webhook.
 	run := call("POST", "/api/v1/targets/app2/runs", "", 202)

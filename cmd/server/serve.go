@@ -86,13 +86,6 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	apiCat := lbapp.NewAPICatalog(a.catalog)
 	srv.Catalog, srv.TargetSource = apiCat, apiCat
 	srv.Backups = a.runner
-	var targetNames, notifierNames []string
-	for _, t := range cfg.Targets {
-		targetNames = append(targetNames, t.Name)
-	}
-	for _, n := range cfg.Notifiers {
-		notifierNames = append(notifierNames, n.Name)
-	}
 	// One LISTEN connection per process feeds every live log tail; it stops
 	// with ctx, before the HTTP shutdown, which ends the tails.
 	listener := a.store.NewListener(log)
@@ -105,7 +98,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if workers > 0 {
 		srv.Workers = a.runner
 	}
-	srv.Metrics = api.NewMetrics(a.store, targetNames, notifierNames, log)
+	srv.Metrics = api.NewMetrics(a.store, a.catalog.Names, log)
 	hs := &http.Server{Handler: srv.Routes(), ReadHeaderTimeout: 10 * time.Second}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -117,7 +117,7 @@ targets:
 	b.feed = &countingFeed{LogFeed: b.store}
 	b.server = &api.Server{Runs: b.runner, Sched: b.runner, Reader: b.store, DB: pool, Spec: lifeboat.OpenAPI, Logger: log,
 		Watcher: b.listener, Feed: b.feed, StreamHeartbeat: o.heartbeat, Migrations: b.store, Workers: b.runner,
-		Metrics: api.NewMetrics(b.store, []string{"app", "broken"}, []string{"chat"}, log)}
+		Metrics: api.NewMetrics(b.store, func() ([]string, []string) { return []string{"app", "broken"}, []string{"chat"} }, log)}
 	b.srv, _ = serveAPI(t, b.server, b.store)
 	t.Cleanup(b.stopListening) // before the server closes: ends the live tails, as at shutdown
 	// Listening before any tail subscribes: the wake every (re)connection

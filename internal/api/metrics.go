@@ -25,16 +25,16 @@ const statsTimeout = 10 * time.Second
 // NewMetrics returns the /metrics handler (Prometheus text format): the Go
 // and process collectors, and lifeboat's figures read from its database at
 // each scrape, so every process of a deployment reports the same values.
-// targets and notifiers are the configured ones: their series exist (at 0)
-// before anything happened to them, so rate() and alerts see the first
-// increase. When the database cannot be read the scrape fails (HTTP 500),
+// names returns the configured targets and notifiers at each scrape (the
+// catalog changes while lifeboat runs): their series exist (at 0) before
+// anything happened to them, so rate() and alerts see the first increase. When the database cannot be read the scrape fails (HTTP 500),
 // which Prometheus records as up == 0.
-func NewMetrics(src StatsReader, targets, notifiers []string, log *slog.Logger) http.Handler {
+func NewMetrics(src StatsReader, names ConfiguredNames, log *slog.Logger) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		newStatsCollector(src, targets, notifiers),
+		newStatsCollector(src, names),
 	)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog:      promLogger{log},
@@ -57,18 +57,21 @@ var finishedStatuses = []lifeboat.RunStatus{lifeboat.RunSucceeded, lifeboat.RunF
 // activeStatuses come and go: lifeboat_runs_in_progress is a gauge.
 var activeStatuses = []lifeboat.RunStatus{lifeboat.RunQueued, lifeboat.RunRunning}
 
+// ConfiguredNames returns the configured targets and notifiers.
+type ConfiguredNames func() (targets, notifiers []string)
+
 type statsCollector struct {
 	src                 StatsReader
-	targets, notifiers  []string
+	names               ConfiguredNames
 	runs, active        *prometheus.Desc
 	lastVerified, bytes *prometheus.Desc
 	stageDuration       *prometheus.Desc
 	notifierFailures    *prometheus.Desc
 }
 
-func newStatsCollector(src StatsReader, targets, notifiers []string) *statsCollector {
+func newStatsCollector(src StatsReader, names ConfiguredNames) *statsCollector {
 	return &statsCollector{
-		src: src, targets: targets, notifiers: notifiers,
+		src: src, names: names,
 		runs: prometheus.NewDesc("lifeboat_runs_total",
 			"Finished runs by target and final status (succeeded, failed, canceled), over lifeboat's whole history.",
 			[]string{"target", "status"}, nil),
@@ -99,7 +102,8 @@ func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), statsTimeout)
 	defer cancel()
-	st, err := c.src.Stats(ctx, c.targets)
+	targets, notifiers := c.names()
+	st, err := c.src.Stats(ctx, targets)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(c.runs, fmt.Errorf("read lifeboat's figures: %w", err))
 		return
@@ -108,7 +112,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	// Runs: configured targets at 0 first, then the history's counts.
 	type key struct{ target, status string }
 	counts := map[key]int64{}
-	for _, t := range c.targets {
+	for _, t := range targets {
 		for _, s := range append(append([]lifeboat.RunStatus{}, finishedStatuses...), activeStatuses...) {
 			counts[key{t, string(s)}] = 0
 		}
@@ -142,7 +146,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 
 	failures := map[string]int64{}
-	for _, n := range c.notifiers {
+	for _, n := range notifiers {
 		failures[n] = 0
 	}
 	for n, v := range st.NotifierFailures {

@@ -127,7 +127,7 @@ func TestMetricsAfterRuns(t *testing.T) {
 func TestMetricsWhenTheDatabaseFails(t *testing.T) {
 	t.Parallel()
 	log := slog.New(slog.DiscardHandler)
-	s := &api.Server{Spec: lifeboat.OpenAPI, Logger: log, Metrics: api.NewMetrics(failingStats{}, []string{"app"}, nil, log)}
+	s := &api.Server{Spec: lifeboat.OpenAPI, Logger: log, Metrics: api.NewMetrics(failingStats{}, func() ([]string, []string) { return []string{"app"}, nil }, log)}
 	srv := httptest.NewServer(s.Routes())
 	t.Cleanup(srv.Close)
 	resp, err := srv.Client().Get(srv.URL + "/metrics")

@@ -162,6 +162,18 @@ func (c *Catalog) Config() *config.Config {
 	return c.current
 }
 
+// Names returns the current targets' and notifiers' names (for /metrics).
+func (c *Catalog) Names() (targets, notifiers []string) {
+	cfg := c.Config()
+	for _, t := range cfg.Targets {
+		targets = append(targets, t.Name)
+	}
+	for _, n := range cfg.Notifiers {
+		notifiers = append(notifiers, n.Name)
+	}
+	return targets, notifiers
+}
+
 // Managed reports whether kind/name was created through the API: it is
 // in the catalog but not in the config file.
 func (c *Catalog) Managed(kind, name string) bool {
