@@ -90,6 +90,10 @@ type Target struct {
 	RowCounts       string        `yaml:"row_counts"` // exact (default) | estimate
 	Checks          []Check       `yaml:"checks"`
 	StageTimeout    time.Duration `yaml:"stage_timeout"` // default 6h
+	// LockTimeout bounds each wait of lifeboat's own source sessions (the
+	// snapshot connection and pg_dump's) for a table lock another session
+	// holds; the backup then fails naming the blocker and is retried.
+	LockTimeout time.Duration `yaml:"lock_timeout"` // default 30s
 	// Overlap says what a slot does while the previous run is active: skip
 	// (default, recorded) or queue.
 	Overlap string `yaml:"overlap"`
@@ -97,6 +101,8 @@ type Target struct {
 	// is overdue; default one schedule interval plus 50 %.
 	MaxAge    time.Duration `yaml:"max_age"`
 	Retention Retention     `yaml:"retention"`
+	// Gates are the anomaly gates (gates.go); empty: the defaults.
+	Gates Gates `yaml:"gates"`
 	// TriggerSecret enables POST /hooks/targets/{name}: Standard Webhooks
 	// signatures made with it (several, space-separated, for rotation).
 	TriggerSecret     string `yaml:"trigger_secret"`

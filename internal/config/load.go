@@ -29,6 +29,7 @@ const (
 	DefaultTimezone        = "UTC"
 	DefaultRowCounts       = "exact"
 	DefaultStageTimeout    = 6 * time.Hour
+	DefaultLockTimeout     = 30 * time.Second
 	DefaultCheckTimeout    = 60 * time.Second
 	DefaultRegion          = "us-east-1"
 	DefaultPartSizeMB      = 16
@@ -689,6 +690,9 @@ func (c *Config) applyDefaults() {
 		if t.StageTimeout == 0 {
 			t.StageTimeout = DefaultStageTimeout
 		}
+		if t.LockTimeout == 0 {
+			t.LockTimeout = DefaultLockTimeout
+		}
 		if t.Overlap == "" {
 			t.Overlap = DefaultOverlap
 		}
@@ -934,6 +938,9 @@ func (v *validator) target(path string, t *Target, c *Config, names map[string]b
 	if t.StageTimeout < 0 {
 		v.p.check(fieldPath(path, "stage_timeout"), "must be positive")
 	}
+	if t.LockTimeout < 0 || t.LockTimeout > 0 && t.LockTimeout < time.Millisecond {
+		v.p.check(fieldPath(path, "lock_timeout"), "must be at least 1ms")
+	}
 	if ovPath := fieldPath(path, "overlap"); t.Overlap != "skip" && t.Overlap != "queue" {
 		v.p.check(ovPath, "unknown mode %s: want skip or queue", v.fromEnv.show(ovPath, t.Overlap))
 	}
@@ -954,6 +961,8 @@ func (v *validator) target(path string, t *Target, c *Config, names map[string]b
 	if r.PartialGrace < 0 {
 		v.p.check(fieldPath(rp, "partial_grace"), "must be positive")
 	}
+
+	v.gates(fieldPath(path, "gates"), &t.Gates)
 
 	checkNames := map[string]bool{}
 	for i := range t.Checks {
