@@ -98,6 +98,9 @@ type Run struct {
 
 	// RetryOf is the failed or canceled run this run retries.
 	RetryOf *int64 `json:"retry_of,omitempty"`
+	// Baseline is set once a user accepted this run's snapshot as its
+	// target's baseline for the anomaly gates (gates.go).
+	Baseline *BaselineAcceptance `json:"baseline_accepted,omitempty"`
 }
 
 // Duration is the wall time from creation to finish (or now, when unfinished).

@@ -30,7 +30,7 @@ func (t *Tx) RunCreate(ctx context.Context, target string, trigger lifeboat.Trig
 
 const runColumns = `id, target, trigger, status, error, created_at, started_at, finished_at,
 	storage, artifact_key, stored_bytes, raw_bytes, sha256, server_version, pg_dump_version, scheduled_for, missed_slots, pruned_at, pruned_reason,
-	retry_of, artifact_from_run`
+	retry_of, artifact_from_run, baseline_accepted_at, baseline_accepted_by`
 
 func scanRun(row pgx.Row) (lifeboat.Run, error) {
 	var (
@@ -40,10 +40,12 @@ func scanRun(row pgx.Row) (lifeboat.Run, error) {
 		prunedAt                           *time.Time
 		prunedReason                       *string
 		artifactFrom                       *int64
+		acceptedAt                         *time.Time
+		acceptedBy                         *string
 	)
 	err := row.Scan(&r.ID, &r.Target, &r.Trigger, &r.Status, &r.Error, &r.CreatedAt, &r.StartedAt, &r.FinishedAt,
 		&storage, &key, &stored, &raw, &sha, &srvVer, &dumpVer, &r.ScheduledFor, &r.MissedSlots, &prunedAt, &prunedReason,
-		&r.RetryOf, &artifactFrom)
+		&r.RetryOf, &artifactFrom, &acceptedAt, &acceptedBy)
 	if err != nil {
 		return r, interpretError(err)
 	}
@@ -54,6 +56,9 @@ func scanRun(row pgx.Row) (lifeboat.Run, error) {
 		r.Artifact = &lifeboat.Artifact{Storage: deref(storage), Key: *key, StoredBytes: derefInt(stored),
 			RawBytes: derefInt(raw), SHA256: deref(sha), PrunedAt: prunedAt, PrunedReason: deref(prunedReason),
 			ReusedFromRun: derefInt(artifactFrom)}
+	}
+	if acceptedAt != nil {
+		r.Baseline = &lifeboat.BaselineAcceptance{By: deref(acceptedBy), At: *acceptedAt}
 	}
 	if srvVer != nil || dumpVer != nil {
 		r.Versions = map[string]any{"server": deref(srvVer), "pg_dump": deref(dumpVer)}
