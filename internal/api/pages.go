@@ -29,6 +29,9 @@ type PageReader interface {
 	// DeliveriesLatest is each webhook notifier's newest delivery about
 	// any of runIDs.
 	DeliveriesLatest(ctx context.Context, runIDs []int64) ([]lifeboat.Delivery, error)
+	// RestoreList is restores newest first, of target ("": all), before
+	// beforeID (0: from the newest), and whether more follow.
+	RestoreList(ctx context.Context, target string, beforeID int64, limit int) ([]lifeboat.Restore, bool, error)
 }
 
 // DashboardConfig is the configuration as the pages show it, beside what
@@ -40,6 +43,9 @@ type DashboardConfig interface {
 	TargetDatabaseURL(ctx context.Context, target string) (views.Redacted, error)
 	Storages(ctx context.Context) ([]views.StorageRow, error)
 	Notifiers(ctx context.Context) ([]views.NotifierRow, error)
+	// AgeIdentityFile is the configured age identity's path ("": none),
+	// shown in the commands that restore a backup by hand.
+	AgeIdentityFile(ctx context.Context) string
 }
 
 // pageRoutes mounts the dashboard's pages and their actions (views/paths.go
@@ -57,6 +63,10 @@ func (s *Server) pageRoutes(r chi.Router) {
 	r.Post("/targets/{name}/pause", s.handlePause(true))
 	r.Post("/targets/{name}/resume", s.handlePause(false))
 	r.Post("/backups/{id}/download", s.handleDownload)
+	r.Get("/backups/{id}/restore", s.handleRestoreForm)
+	r.Post("/backups/{id}/restore", s.handleRestoreCreate)
+	r.Get(views.RestoresURL, s.handleRestores)
+	r.Get("/restores/{id}", s.handleRestore)
 	r.Get(views.SettingsURL, s.handleSettings)
 	r.Post("/settings/storages/{name}/test", s.handleTest(testStorage))
 	r.Post("/settings/notifiers/{name}/test", s.handleTest(testNotifier))
@@ -68,7 +78,7 @@ func (s *Server) pageRoutes(r chi.Router) {
 // page is the frame of a signed-in page, with the flashes the last action
 // left (read once: the cookie is cleared by this response).
 func (s *Server) page(w http.ResponseWriter, r *http.Request) views.Page {
-	return views.Page{SignedIn: true, Now: time.Now(), Flashes: s.takeFlashes(w, r)}
+	return views.Page{SignedIn: true, Now: time.Now(), Flashes: s.takeFlashes(w, r), RiverUI: s.RiverUI != nil}
 }
 
 // render writes c with status; templ.Handler renders to a buffer first, so

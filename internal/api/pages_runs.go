@@ -163,6 +163,9 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, err)
 		return
 	}
+	if s.Dashboard != nil {
+		v.IdentityFile = s.Dashboard.AgeIdentityFile(ctx)
+	}
 	render(w, r, http.StatusOK, views.RunPage(v))
 }
 

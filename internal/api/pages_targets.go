@@ -157,6 +157,10 @@ func (s *Server) targetView(ctx context.Context, t TargetConfig, p views.Page) (
 	if v.Backups, err = s.backupRows(ctx, t.Name); err != nil {
 		return v, err
 	}
+	if v.Restores, v.MoreRestores, err = s.targetRestoreRows(ctx, t.Name, p); err != nil {
+		return v, err
+	}
+	v.IdentityFile = s.Dashboard.AgeIdentityFile(ctx)
 	v.Deliveries, err = s.targetDeliveries(ctx, t, history[t.Name])
 	return v, err
 }

@@ -42,6 +42,8 @@ type pagesBundle struct {
 	// secrets are every secret the config holds, by what it is.
 	secrets   map[string]string
 	good, bad int64
+	// logs is everything the server logged.
+	logs *testenv.SyncBuffer
 }
 
 // recorder is an HTTP receiver that keeps every body it gets.
@@ -118,7 +120,8 @@ targets:
 `, testenv.RandomName("lb-"), s3.Endpoint, s3.Region, s3.AccessKey, pb.chat.URL, chatToken, pb.hook.URL, hookToken)
 	env := map[string]string{"STATE_URL": stateURL, "RESTORE_URL": testenv.PGURL(t), "SOURCE_URL": sourceURL,
 		"S3_SECRET": s3.SecretKey, "HOOK_SECRET": hookSecret, "PG_BIN_DIR": os.Getenv("PG_BIN_DIR")}
-	w := lbtest.Wire(t, stateURL, doc, dir, env, &testenv.SyncBuffer{})
+	pb.logs = &testenv.SyncBuffer{}
+	w := lbtest.Wire(t, stateURL, doc, dir, env, pb.logs)
 	pb.store = w.Store
 	var err error
 	pb.runner, err = jobs.New(w.Deps, jobs.Options{Workers: 2})
@@ -534,6 +537,8 @@ func TestDashboardPages(t *testing.T) {
 		require.Equal(t, "/targets/good", loc)
 		require.NotNil(t, byTestID(pb.page(t, loc, http.StatusOK), "flash-error"))
 	})
+
+	t.Run("restore", func(t *testing.T) { testRestorePages(t, pb) })
 
 	t.Run("runs list", func(t *testing.T) {
 		// History beyond a page, for a target no longer configured.

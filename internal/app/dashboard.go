@@ -55,3 +55,10 @@ func (d Dashboard) Notifiers(context.Context) ([]views.NotifierRow, error) {
 	}
 	return out, nil
 }
+
+// AgeIdentityFile is the path of the age identity the configuration names
+// (not secret: the key is in the file), for the pages' restore commands;
+// "" when none is configured.
+func (d Dashboard) AgeIdentityFile(context.Context) string {
+	return d.Config().Encryption.AgeIdentityFile
+}

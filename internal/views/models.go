@@ -27,6 +27,9 @@ type Page struct {
 	Zone *time.Location
 	// Flashes are messages from the action that redirected here.
 	Flashes []Flash
+	// RiverUI shows the navigation's link to River's UI (RiverUIURL),
+	// served by this process.
+	RiverUI bool
 	// CSRF, when Token is set, adds a hidden field to every POST form.
 	// With http.CrossOriginProtection none is needed; this is the hook.
 	CSRF CSRF
@@ -191,6 +194,9 @@ type RunView struct {
 	EarlierLogs bool
 	// Deliveries are the notifications sent about this run.
 	Deliveries []DeliveryRow
+	// IdentityFile is the configured age identity's path, for the
+	// commands that restore the artifact by hand ("": none configured).
+	IdentityFile string
 }
 
 // TargetView is a target's page.
@@ -205,6 +211,12 @@ type TargetView struct {
 	// Backups are the stored (not pruned) artifacts, newest first.
 	Backups    []BackupRow
 	Deliveries []DeliveryRow
+	// Restores are the target's newest restores; MoreRestores says the
+	// restores page has older ones.
+	Restores     []RestoreRow
+	MoreRestores bool
+	// IdentityFile is the configured age identity's path ("": none).
+	IdentityFile string
 }
 
 // TargetConfig is what a target is configured to do, secrets masked: the

@@ -33,6 +33,8 @@ const (
 	LoginURL    = "/login"
 	LogoutURL   = "/logout"
 	TokensURL   = "/settings/tokens"
+	// RiverUIURL is River's own UI (the job queue), mounted by the api.
+	RiverUIURL = "/riverui/"
 )
 
 func esc(s string) string { return url.PathEscape(s) }

@@ -1,6 +1,6 @@
 // lifeboat dashboard: live updates only. Every page works without this
-// file; it converts times to the viewer's zone, tails an active run's log
-// and offers a copy button for a new API token.
+// file; it converts times to the viewer's zone, tails an active run's log,
+// follows a running restore and offers a copy button for a new API token.
 (function () {
   "use strict";
 
@@ -202,9 +202,20 @@
     }
   }
 
+  // [data-live-refresh=MS] (a restore's page): fetch the page again every
+  // MS milliseconds and swap <main> until the fresh page no longer asks.
+  function poll(root) {
+    var el = root.querySelector("[data-live-refresh]");
+    if (!el) return;
+    var ms = Number(el.getAttribute("data-live-refresh")) || 2000;
+    var again = function () { refreshMain(function () { setTimeout(again, ms * 2); }); };
+    setTimeout(again, ms);
+  }
+
   function init(root) {
     var live = root.querySelector("[data-live-src]");
     if (live) tail(live);
+    poll(root);
     copyButtons(root);
   }
 
