@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/a-h/templ"
@@ -217,4 +218,19 @@ func pathID(r *http.Request, what string) (int64, error) {
 		return 0, &lifeboat.Error{Code: lifeboat.ENOTFOUND, Message: "No " + what + " " + strconv.Quote(raw) + "."}
 	}
 	return id, nil
+}
+
+// notFound answers a path no route serves: problem+json under /api/, where
+// clients read JSON, and the HTML error page anywhere else, as a page that
+// does not exist is usually a browser's (a mistyped or stale link).
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	err := &lifeboat.Error{Code: lifeboat.ENOTFOUND, Message: "no such route: " + r.URL.Path}
+	if r.URL.Path == "/api" || strings.HasPrefix(r.URL.Path, "/api/") {
+		s.problem(w, r, err)
+		return
+	}
+	_, signedIn := s.sessionToken(r)
+	p := views.Page{SignedIn: signedIn, Now: time.Now(), RiverUI: signedIn && s.RiverUI != nil}
+	render(w, r, http.StatusNotFound, views.ErrorPage(views.ErrorView{Page: p, Status: http.StatusNotFound,
+		Title: "Not found", Detail: "No page at " + r.URL.Path + "."}))
 }

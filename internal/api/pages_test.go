@@ -351,10 +351,16 @@ func TestDashboardPages(t *testing.T) {
 	})
 
 	t.Run("not found", func(t *testing.T) {
-		for _, path := range []string{"/runs/999999999", "/runs/nope", "/targets/nope"} {
+		for _, path := range []string{"/runs/999999999", "/runs/nope", "/targets/nope", "/no/such/page", "/restores/nope"} {
 			doc := pb.page(t, path, http.StatusNotFound)
 			require.Contains(t, text(mustTestID(t, doc, "error")), "Not found", path)
 		}
+		// Under /api/ an unknown path stays problem+json.
+		resp, err := pb.b.Get(pb.srv.URL + "/api/v1/no-such-thing")
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusNotFound, resp.StatusCode)
+		require.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
 		doc := pb.page(t, "/runs?status=exploded", http.StatusBadRequest)
 		require.Contains(t, text(mustTestID(t, doc, "error-detail")), "status")
 	})

@@ -114,9 +114,7 @@ func (s *Server) Routes() http.Handler {
 	// No middleware.RealIP: forwarded headers are anyone's to set, and the
 	// failed-auth limit counts by peer address.
 	r.Use(middleware.RequestID, s.logRequests, middleware.Recoverer, s.authenticate, s.readBody)
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		s.problem(w, r, &lifeboat.Error{Code: lifeboat.ENOTFOUND, Message: "no such route: " + r.URL.Path})
-	})
+	r.NotFound(s.notFound) // pages.go: HTML, or problem+json under /api/
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, &lifeboat.Error{Code: codeMethodNotAllowed, Message: r.Method + " is not allowed on " + r.URL.Path})
 	})
