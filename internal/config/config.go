@@ -17,6 +17,7 @@ type Config struct {
 	Notifiers   []Notifier `yaml:"notifiers"`
 	Targets     []Target   `yaml:"targets"`
 	Dashboard   Dashboard  `yaml:"dashboard"`
+	Evidence    Evidence   `yaml:"evidence"` // evidence.go
 }
 
 // Dashboard configures signing in to the pages. API tokens always work;

@@ -582,6 +582,7 @@ func absPath(baseDir, p string) string {
 func (c *Config) resolvePaths(baseDir string) {
 	c.Dashboard.AdminPasswordFile = absPath(baseDir, c.Dashboard.AdminPasswordFile)
 	c.Encryption.AgeIdentityFile = absPath(baseDir, c.Encryption.AgeIdentityFile)
+	c.Evidence.SigningKeyFile = absPath(baseDir, c.Evidence.SigningKeyFile)
 	c.Restore.SpoolDir = absPath(baseDir, c.Restore.SpoolDir)
 	for i := range c.Storages {
 		s := &c.Storages[i]
@@ -741,6 +742,7 @@ func (v *validator) config(c *Config) {
 	}
 
 	v.encryption(&c.Encryption)
+	v.evidence(&c.Evidence)
 	if pw := c.Dashboard.AdminPassword; pw != "" && len(pw) < MinAdminPassword {
 		v.p.check("dashboard.admin_password", "must be at least %d characters", MinAdminPassword)
 	}
