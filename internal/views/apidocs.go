@@ -58,3 +58,32 @@ func paragraphs(s string) []string {
 	}
 	return out
 }
+
+// mdSpan is a run of a description's text, in `backticks` (Code) or not.
+type mdSpan struct {
+	Text string
+	Code bool
+}
+
+// inlineCode splits the spec's Markdown-ish text at backticks: the spans
+// they enclose are code. An unpaired backtick stays as it is.
+func inlineCode(s string) []mdSpan {
+	var out []mdSpan
+	for s != "" {
+		i := strings.IndexByte(s, '`')
+		j := -1
+		if i >= 0 {
+			j = strings.IndexByte(s[i+1:], '`')
+		}
+		if i < 0 || j < 0 {
+			out = append(out, mdSpan{Text: s})
+			break
+		}
+		if i > 0 {
+			out = append(out, mdSpan{Text: s[:i]})
+		}
+		out = append(out, mdSpan{Text: s[i+1 : i+1+j], Code: true})
+		s = s[i+2+j:]
+	}
+	return out
+}
