@@ -150,9 +150,9 @@ func (r *Runner) deliver(ctx context.Context, id, jobID int64, attempt, maxAttem
 // target, with one job per new row, in tx. A row already there for (run,
 // event, notifier) stays as it is and gets no second job.
 func (r *Runner) enqueueDeliveriesTx(ctx context.Context, tx *store.Tx, ev notify.Event) error {
-	t, ok := r.conf().Target(ev.Run.Target)
-	if !ok {
-		return nil
+	t, ok, err := r.runTargetTx(ctx, tx, ev.Run) // the run's own notifiers (run_target.go)
+	if err != nil || !ok {
+		return err
 	}
 	var body []byte
 	for _, name := range t.Notify {

@@ -159,7 +159,8 @@ func (r *Runner) StartRun(ctx context.Context, target string, trigger lifeboat.T
 // idempotency key returns its run (created false), an active run is a
 // conflict unless req.Queue, and concurrent requests decide one at a time.
 func (r *Runner) RequestRun(ctx context.Context, req lifeboat.RunRequest) (run lifeboat.Run, created bool, err error) {
-	if _, ok := r.conf().Target(req.Target); !ok {
+	target, ok := r.conf().Target(req.Target)
+	if !ok {
 		return run, false, &lifeboat.Error{Code: lifeboat.ENOTFOUND, Message: fmt.Sprintf("no target named %q", req.Target)}
 	}
 	now := r.deps.Now()
@@ -189,6 +190,9 @@ func (r *Runner) RequestRun(ctx context.Context, req lifeboat.RunRequest) (run l
 		}
 		id, err := tx.RunCreate(ctx, req.Target, req.Trigger)
 		if err != nil {
+			return err
+		}
+		if err := pinTargetTx(ctx, tx, id, target); err != nil {
 			return err
 		}
 		if _, err := r.client.InsertTx(ctx, tx.PgxTx(), BackupArgs{stageRef{RunID: id, Target: req.Target}}, nil); err != nil {

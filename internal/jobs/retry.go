@@ -40,7 +40,8 @@ func (r *Runner) RetryRun(ctx context.Context, id int64) (lifeboat.Run, error) {
 		return lifeboat.Run{}, lifeboat.Errorf(lifeboat.ECONFLICT,
 			"run %d is canceled but still being reported: retry it once it has finished", id)
 	}
-	if _, ok := r.conf().Target(old.Target); !ok {
+	target, ok := r.conf().Target(old.Target)
+	if !ok {
 		return lifeboat.Run{}, lifeboat.Errorf(lifeboat.ECONFLICT, "run %d's target %q is no longer configured", id, old.Target)
 	}
 	// Storage is asked before the transaction (no lock is held across the
@@ -67,6 +68,9 @@ func (r *Runner) RetryRun(ctx context.Context, id int64) (lifeboat.Run, error) {
 		}
 		newID, err := tx.RunCreateRetry(ctx, store.RetryCreate{Target: old.Target, RetryOf: old.ID, Reuse: reuse})
 		if err != nil {
+			return err
+		}
+		if err := pinTargetTx(ctx, tx, newID, target); err != nil {
 			return err
 		}
 		ref := stageRef{RunID: newID, Target: old.Target}

@@ -53,8 +53,11 @@ func (r *Runner) Tick(ctx context.Context) (TickResult, error) {
 	var res TickResult
 	now := r.deps.Now()
 	var errs []error
-	for i := range r.conf().Targets {
-		t := &r.conf().Targets[i]
+	// One catalog for the whole pass: a reload meanwhile (a managed target
+	// created or deleted) is seen by the next tick, never half of this one.
+	conf := r.conf()
+	for i := range conf.Targets {
+		t := &conf.Targets[i]
 		if t.Schedule == "" {
 			continue
 		}
@@ -109,6 +112,9 @@ func (r *Runner) tickTarget(ctx context.Context, t *config.Target, now time.Time
 				return err
 			}
 			if created {
+				if err := pinTargetTx(ctx, tx, id, t); err != nil {
+					return err
+				}
 				if _, err := r.client.InsertTx(ctx, tx.PgxTx(), BackupArgs{stageRef{RunID: id, Target: t.Name}}, nil); err != nil {
 					return fmt.Errorf("enqueue backup of run %d: %w", id, err)
 				}

@@ -70,8 +70,9 @@ const graceFactor = 1.5
 func (r *Runner) Watchdog(ctx context.Context) error {
 	now := r.deps.Now()
 	var errs []error
-	for i := range r.conf().Targets {
-		t := &r.conf().Targets[i]
+	conf := r.conf() // one catalog for the whole pass, as Tick
+	for i := range conf.Targets {
+		t := &conf.Targets[i]
 		if t.Schedule == "" && t.MaxAge <= 0 {
 			continue
 		}
@@ -262,8 +263,8 @@ func (r *Runner) signalRunStarted(ctx context.Context, run lifeboat.Run, stage l
 	if stage != firstStage(run) || attempt != 1 {
 		return
 	}
-	t, ok := r.conf().Target(run.Target)
-	if !ok {
+	t, ok, err := r.runTarget(ctx, run, false)
+	if err != nil || !ok {
 		return
 	}
 	ev := notify.NewStartedEvent(run, r.runURL(run.ID), r.deps.Now())

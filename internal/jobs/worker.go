@@ -133,7 +133,11 @@ func (w *stageWorker[T]) Work(ctx context.Context, job *river.Job[T]) error {
 	w.r.signalRunStarted(ctx, run, w.stage, job.Attempt, log)
 
 	var out outcome
-	target, ok := w.r.conf().Target(run.Target)
+	// The target as it was when the run was created (run_target.go).
+	target, ok, err := w.r.runTarget(ctx, run, w.stage == lifeboat.StageBackup)
+	if err != nil {
+		return err
+	}
 	if !ok {
 		err = lifeboat.Permanent(fmt.Errorf("target %q is no longer configured", run.Target))
 	} else {
