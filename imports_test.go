@@ -25,6 +25,7 @@ var allowedImports = map[string][]string{
 	"internal/lbtest":    {"internal/app", "internal/config", "internal/jobs", "internal/store", "internal/testenv"},
 	"internal/verify":    {""},
 	"internal/pgtool":    {""},
+	"internal/sandbox":   {""},
 	"internal/blob":      {""},
 	"internal/crypt":     {""},
 	"internal/notify":    {""},
@@ -34,9 +35,9 @@ var allowedImports = map[string][]string{
 	"internal/auth":      {""},
 	"internal/config":    {"", "internal/verify", "internal/schedule"},
 	"internal/store":     {"", "migrations"},
-	"internal/pipeline":  {"", "internal/pgtool", "internal/blob", "internal/crypt", "internal/verify", "internal/notify"},
+	"internal/pipeline":  {"", "internal/pgtool", "internal/sandbox", "internal/blob", "internal/crypt", "internal/verify", "internal/notify"},
 	"internal/jobs": {"", "internal/pipeline", "internal/store", "internal/config", "internal/blob", "internal/notify",
-		"internal/pgtool", "internal/verify", "internal/schedule", "internal/retention"},
+		"internal/pgtool", "internal/sandbox", "internal/verify", "internal/schedule", "internal/retention"},
 	// views: app.Dashboard hands the pages the configuration through views' redactors
 	// app adapts the config to the API's and the pages' views of it (api,
 	// views): the wiring both cmd/server and the API tests use.

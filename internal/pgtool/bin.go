@@ -24,9 +24,9 @@ type Binary struct {
 
 var versionRe = regexp.MustCompile(`\(PostgreSQL\) (\d+)(?:\.(\d+))?`)
 
-// candidates lists where a tool may live, in the order DESIGN.md gives:
+// Candidates lists where a tool may live, in the order DESIGN.md gives:
 // $PG_BIN_DIR, then /usr/lib/postgresql/*/bin (newest first), then $PATH.
-func candidates(name string, getenv func(string) string) []string {
+func Candidates(name string, getenv func(string) string) []string {
 	var out []string
 	if d := getenv("PG_BIN_DIR"); d != "" {
 		out = append(out, filepath.Join(d, name))
@@ -52,7 +52,7 @@ func dirMajor(dir string) int {
 // older tools exist.
 func Find(ctx context.Context, name string, minMajor int, getenv func(string) string) (Binary, error) {
 	var seen []string
-	for _, path := range candidates(name, getenv) {
+	for _, path := range Candidates(name, getenv) {
 		if _, err := os.Stat(path); err != nil {
 			continue
 		}
@@ -88,4 +88,29 @@ func Version(ctx context.Context, path string) (Binary, error) {
 		v += "." + m[2]
 	}
 	return Binary{Path: path, Version: v, Major: major}, nil
+}
+
+// Servers lists the installed PostgreSQL servers, one per directory where
+// initdb and postgres sit side by side, found where Find looks for the
+// client tools. Each Binary is that directory's postgres.
+func Servers(ctx context.Context, getenv func(string) string) []Binary {
+	var out []Binary
+	seen := map[string]bool{}
+	for _, initdb := range Candidates("initdb", getenv) {
+		real, err := filepath.EvalSymlinks(initdb)
+		if err != nil {
+			continue
+		}
+		dir := filepath.Dir(real)
+		if seen[dir] {
+			continue
+		}
+		seen[dir] = true
+		b, err := Version(ctx, filepath.Join(dir, "postgres"))
+		if err != nil {
+			continue
+		}
+		out = append(out, b)
+	}
+	return out
 }

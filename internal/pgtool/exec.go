@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -29,7 +30,11 @@ type Command struct {
 // is killed when ctx ends. The error carries the last stderr lines.
 func Run(ctx context.Context, c Command) error {
 	cmd := exec.CommandContext(ctx, c.Bin.Path, c.Args...)
-	cmd.Env = append(os.Environ(), c.Env...)
+	cmd.Env = append(ChildEnv(os.Getenv), c.Env...)
+	// Its own process group, killed whole (pg_restore -j forks workers), and
+	// dead with lifeboat however lifeboat dies.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.Stdin = c.Stdin
 	cmd.Stdout = c.Stdout
 	// Don't hang on a stdin/stdout copy goroutine once the process is gone.
@@ -81,6 +86,24 @@ func Run(ctx context.Context, c Command) error {
 		return fmt.Errorf("%s exited with status %d: %s", name, exitErr.ExitCode(), msg)
 	}
 	return fmt.Errorf("%s: %w", name, err)
+}
+
+// childEnvAllowed are the variables of lifeboat's environment a client tool
+// inherits: enough to find libraries, locale and time zone. Nothing else:
+// lifeboat's own secrets must not leak into the tools, and a stray PGHOST,
+// PGSSLMODE or PGOPTIONS must not change where or how they connect.
+var childEnvAllowed = []string{"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ", "TMPDIR", "LD_LIBRARY_PATH"}
+
+// ChildEnv is the environment a client tool starts from (the connection's
+// own variables are added to it).
+func ChildEnv(getenv func(string) string) []string {
+	var env []string
+	for _, k := range childEnvAllowed {
+		if v := getenv(k); v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
 }
 
 func toolName(path string) string {
