@@ -140,21 +140,53 @@ func cmdRestore(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
+	// A key that names nothing is said so, before the database is touched.
+	if _, err := stores[name].Stat(ctx, *object); errors.Is(err, lifeboat.ErrNotFound) {
+		return fmt.Errorf("--object: no backup at %s in storage %s", *object, name)
+	} else if err != nil {
+		return fmt.Errorf("--object: %s in storage %s: %w", *object, name, err)
+	}
 	res, err := pipeline.RestoreInto(ctx, pipeline.RestoreIntoInput{
 		Store: stores[name], Key: *object, Identities: ids, IntoURL: *into, Clean: *clean,
 		Jobs: cfg.Restore.Jobs, SpoolDir: cfg.Restore.SpoolDir, Getenv: getenv, Log: log,
 	})
 	var intoErr *pipeline.TargetError
 	if errors.As(err, &intoErr) {
-		return fmt.Errorf("--into: %w", err)
+		return fmt.Errorf("--into: %w", cliIntoError(err))
 	}
 	if err != nil {
 		return fmt.Errorf("restore %s: %w", *object, err)
 	}
-	fmt.Fprintf(stdout, "restored %s (run %d of %s, %s, sha256 %s verified) into %s in %.1fs; %d tables match their dump-time row counts\n", *object,
-		res.Manifest.RunID, res.Manifest.Target, res.Manifest.CreatedAt.Format(time.RFC3339), res.Manifest.SHA256,
-		pgtool.Redact(*into), res.Metrics.Seconds, len(res.Manifest.Source.Tables))
+	printRestored(stdout, *object, pgtool.Redact(*into), res)
 	return nil
+}
+
+// printRestored says what a restore proved and what it did not: the
+// object's hash, the tables' row counts and the other relations against
+// the manifest were checked here; the target's SQL checks were not, and
+// whether the backup's own run passed verification is only in lifeboat's
+// database.
+func printRestored(w io.Writer, key, into string, res pipeline.RestoreIntoResult) {
+	m := res.Manifest
+	fmt.Fprintf(w, "restored %s into %s in %.1fs\n", key, into, res.Metrics.Seconds)
+	fmt.Fprintf(w, "  backup:       run %d of %s, taken %s\n", m.RunID, m.Target, m.CreatedAt.Format(time.RFC3339))
+	fmt.Fprintf(w, "  checked:      sha256 %s matches the manifest; %d tables hold their dump-time row counts; %d other relations present\n",
+		m.SHA256, len(m.Source.Tables), len(m.Source.Objects))
+	fmt.Fprintf(w, "  not checked:  the target's SQL checks, and whether run %d passed its verification (its run page or GET /api/v1/runs/%d says)\n",
+		m.RunID, m.RunID)
+}
+
+// cliIntoError words a refusal of the database for the command line: a
+// database that is not empty is restored into with --clean.
+func cliIntoError(err error) error {
+	if lifeboat.ErrorCode(err) == lifeboat.ECONFLICT && strings.Contains(err.Error(), "not empty") {
+		msg := err.Error()
+		if i := strings.Index(msg, ": restore into"); i >= 0 {
+			msg = msg[:i]
+		}
+		return fmt.Errorf("%s: restore into an empty database, or add --clean to drop and recreate the backup's objects (other objects stay)", msg)
+	}
+	return err
 }
 
 func firstLine(s string) string {

@@ -319,6 +319,11 @@ func TestDisasterRecoveryRestore(t *testing.T) {
 	out := f.mustRun(t, "restore", "--config", drCfg, "--object", key, "--into", into)
 	require.Contains(t, out, "restored "+key)
 	require.Contains(t, out, fmt.Sprintf("run %d of app", f.firstRunID))
+	// What was proven here, and what was not: no "verified" for a backup
+	// whose run may have failed its checks.
+	require.Contains(t, out, "matches the manifest")
+	require.Contains(t, out, "not checked:  the target's SQL checks")
+	require.NotContains(t, out, "verified)")
 	require.EqualValues(t, 0, userRelations(t, emptyState), "restore needs, and writes, no lifeboat state")
 	for _, table := range []string{"customers", "orders", "notes"} {
 		q := "SELECT count(*) FROM " + table
@@ -331,6 +336,7 @@ func TestDisasterRecoveryRestore(t *testing.T) {
 	r := f.run(t, "restore", "--config", drCfg, "--object", key, "--into", into)
 	require.Error(t, r.err)
 	require.Contains(t, r.err.Error(), "not empty")
+	require.Contains(t, r.err.Error(), "add --clean", "the refusal names the flag that overrides it")
 	// --clean restores over it: the backup's objects are dropped and recreated.
 	testenv.Exec(t, into, "DELETE FROM notes WHERE id > 100")
 	out = f.mustRun(t, "restore", "--config", drCfg, "--object", key, "--into", into, "--clean")
@@ -359,7 +365,7 @@ func TestDisasterRecoveryRestore(t *testing.T) {
 	// An unknown object is a clear error, not a partial restore either.
 	r = f.run(t, "restore", "--config", drCfg, "--object", "app/no/such.dump.zst.age", "--into", corruptInto)
 	require.Error(t, r.err)
-	require.Contains(t, r.err.Error(), "manifest")
+	require.Contains(t, r.err.Error(), "--object: no backup at app/no/such.dump.zst.age in storage main")
 	require.EqualValues(t, 0, userRelations(t, corruptInto))
 }
 
