@@ -86,6 +86,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	apiCat := lbapp.NewAPICatalog(a.catalog)
 	srv.Catalog, srv.TargetSource = apiCat, apiCat
 	srv.Backups = a.runner
+	srv.Evidence, srv.Baselines = a.runner, a.runner
 	// One LISTEN connection per process feeds every live log tail; it stops
 	// with ctx, before the HTTP shutdown, which ends the tails.
 	listener := a.store.NewListener(log)

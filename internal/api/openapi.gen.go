@@ -168,6 +168,9 @@ type DownloadRequest struct {
 	ExpiresIn *int `json:"expires_in,omitempty"`
 }
 
+// EvidenceKey defines model for EvidenceKey.
+type EvidenceKey = lifeboat.EvidenceKey
+
 // LogLine defines model for LogLine.
 type LogLine = lifeboat.LogLine
 
@@ -267,6 +270,9 @@ type RunSummary = runListItem
 type SecretSet struct {
 	Set bool `json:"set"`
 }
+
+// SignedEvidence defines model for SignedEvidence.
+type SignedEvidence = lifeboat.SignedEvidence
 
 // Stage defines model for Stage.
 type Stage = lifeboat.Stage
@@ -392,6 +398,15 @@ type RunID = int64
 // TargetName defines model for TargetName.
 type TargetName = string
 
+// GetEvidenceParams defines parameters for GetEvidence.
+type GetEvidenceParams struct {
+	// From Start of the period (RFC 3339, included); default: 30 days before to.
+	From *string `form:"from,omitempty" json:"from,omitempty"`
+
+	// To End of the period (RFC 3339, excluded); default: now. At most 400 days after from.
+	To *string `form:"to,omitempty" json:"to,omitempty"`
+}
+
 // ListRunsParams defines parameters for ListRuns.
 type ListRunsParams struct {
 	Target *string `form:"target,omitempty" json:"target,omitempty"`
@@ -444,6 +459,15 @@ type ListBackupsParams struct {
 
 	// Cursor The previous page's next_cursor (opaque).
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// GetTargetEvidenceParams defines parameters for GetTargetEvidence.
+type GetTargetEvidenceParams struct {
+	// From Start of the period (RFC 3339, included); default: 30 days before to.
+	From *string `form:"from,omitempty" json:"from,omitempty"`
+
+	// To End of the period (RFC 3339, excluded); default: now. At most 400 days after from.
+	To *string `form:"to,omitempty" json:"to,omitempty"`
 }
 
 // CreateRunParams defines parameters for CreateRun.
@@ -511,6 +535,12 @@ type ServerInterface interface {
 	// RedeliverDelivery Send a webhook delivery again.
 	// (POST /api/v1/deliveries/{id}/redeliver)
 	RedeliverDelivery(w http.ResponseWriter, r *http.Request, id int64)
+	// GetEvidence The signed evidence report of every target over a period.
+	// (GET /api/v1/evidence)
+	GetEvidence(w http.ResponseWriter, r *http.Request, params GetEvidenceParams)
+	// GetEvidenceKey The public key evidence reports are signed with (generated at first use unless configured).
+	// (GET /api/v1/evidence/key)
+	GetEvidenceKey(w http.ResponseWriter, r *http.Request)
 	// ListNotifiers Every notifier, the config file's and those created through the API (secrets shown only as set).
 	// (GET /api/v1/notifiers)
 	ListNotifiers(w http.ResponseWriter, r *http.Request)
@@ -538,6 +568,9 @@ type ServerInterface interface {
 	// GetRun A run with its stages, check results and artifact.
 	// (GET /api/v1/runs/{id})
 	GetRun(w http.ResponseWriter, r *http.Request, id RunID)
+	// AcceptBaseline Accept the run's source snapshot and stored size as its target's new baseline for the anomaly gates.
+	// (POST /api/v1/runs/{id}/baseline)
+	AcceptBaseline(w http.ResponseWriter, r *http.Request, id RunID)
 	// CancelRun Cancel a queued or running run.
 	// (POST /api/v1/runs/{id}/cancel)
 	CancelRun(w http.ResponseWriter, r *http.Request, id RunID)
@@ -586,6 +619,9 @@ type ServerInterface interface {
 	// ListBackups The target's stored backups, newest first, a page at a time.
 	// (GET /api/v1/targets/{name}/backups)
 	ListBackups(w http.ResponseWriter, r *http.Request, name TargetName, params ListBackupsParams)
+	// GetTargetEvidence The target's signed evidence report over a period - proof that its backups were restored and checked.
+	// (GET /api/v1/targets/{name}/evidence)
+	GetTargetEvidence(w http.ResponseWriter, r *http.Request, name TargetName, params GetTargetEvidenceParams)
 	// PauseTarget Stop the target's schedule (runs can still be started by hand).
 	// (POST /api/v1/targets/{name}/pause)
 	PauseTarget(w http.ResponseWriter, r *http.Request, name TargetName)
@@ -667,6 +703,18 @@ func (_ Unimplemented) RedeliverDelivery(w http.ResponseWriter, r *http.Request,
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// GetEvidence The signed evidence report of every target over a period.
+// (GET /api/v1/evidence)
+func (_ Unimplemented) GetEvidence(w http.ResponseWriter, r *http.Request, params GetEvidenceParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetEvidenceKey The public key evidence reports are signed with (generated at first use unless configured).
+// (GET /api/v1/evidence/key)
+func (_ Unimplemented) GetEvidenceKey(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // ListNotifiers Every notifier, the config file's and those created through the API (secrets shown only as set).
 // (GET /api/v1/notifiers)
 func (_ Unimplemented) ListNotifiers(w http.ResponseWriter, r *http.Request) {
@@ -718,6 +766,12 @@ func (_ Unimplemented) ListRuns(w http.ResponseWriter, r *http.Request, params L
 // GetRun A run with its stages, check results and artifact.
 // (GET /api/v1/runs/{id})
 func (_ Unimplemented) GetRun(w http.ResponseWriter, r *http.Request, id RunID) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// AcceptBaseline Accept the run's source snapshot and stored size as its target's new baseline for the anomaly gates.
+// (POST /api/v1/runs/{id}/baseline)
+func (_ Unimplemented) AcceptBaseline(w http.ResponseWriter, r *http.Request, id RunID) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -814,6 +868,12 @@ func (_ Unimplemented) ReplaceTarget(w http.ResponseWriter, r *http.Request, nam
 // ListBackups The target's stored backups, newest first, a page at a time.
 // (GET /api/v1/targets/{name}/backups)
 func (_ Unimplemented) ListBackups(w http.ResponseWriter, r *http.Request, name TargetName, params ListBackupsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetTargetEvidence The target's signed evidence report over a period - proof that its backups were restored and checked.
+// (GET /api/v1/targets/{name}/evidence)
+func (_ Unimplemented) GetTargetEvidence(w http.ResponseWriter, r *http.Request, name TargetName, params GetTargetEvidenceParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -1027,6 +1087,66 @@ func (siw *ServerInterfaceWrapper) RedeliverDelivery(w http.ResponseWriter, r *h
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.RedeliverDelivery(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetEvidence operation middleware
+func (siw *ServerInterfaceWrapper) GetEvidence(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetEvidenceParams
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", r.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "from"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "from", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", r.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "to"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "to", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetEvidence(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetEvidenceKey operation middleware
+func (siw *ServerInterfaceWrapper) GetEvidenceKey(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetEvidenceKey(w, r)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1322,6 +1442,32 @@ func (siw *ServerInterfaceWrapper) GetRun(w http.ResponseWriter, r *http.Request
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetRun(w, r, id)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// AcceptBaseline operation middleware
+func (siw *ServerInterfaceWrapper) AcceptBaseline(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "id" -------------
+	var id RunID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", chi.URLParam(r, "id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "integer", Format: "int64", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "id", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.AcceptBaseline(w, r, id)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1830,6 +1976,61 @@ func (siw *ServerInterfaceWrapper) ListBackups(w http.ResponseWriter, r *http.Re
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ListBackups(w, r, name, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetTargetEvidence operation middleware
+func (siw *ServerInterfaceWrapper) GetTargetEvidence(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "name" -------------
+	var name TargetName
+
+	err = runtime.BindStyledParameterWithOptions("simple", "name", chi.URLParam(r, "name"), &name, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "name", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetTargetEvidenceParams
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", r.URL.Query(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "from"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "from", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", r.URL.Query(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "to"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "to", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetTargetEvidence(w, r, name, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -2390,6 +2591,15 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Get(options.BaseURL+"/api/v1/targets/{name}/retention", wrapper.GetRetention)
 	})
 	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/api/v1/targets/{name}/evidence", wrapper.GetTargetEvidence)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/api/v1/evidence", wrapper.GetEvidence)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/api/v1/evidence/key", wrapper.GetEvidenceKey)
+	})
+	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/api/v1/runs", wrapper.ListRuns)
 	})
 	r.Group(func(r chi.Router) {
@@ -2397,6 +2607,9 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	})
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/api/v1/runs/{id}/retry", wrapper.RetryRun)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/api/v1/runs/{id}/baseline", wrapper.AcceptBaseline)
 	})
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/api/v1/runs/{id}/deliveries", wrapper.ListRunDeliveries)
@@ -2823,6 +3036,65 @@ func (response RedeliverDelivery409ApplicationProblemPlusJSONResponse) VisitRede
 	return err
 }
 
+type GetEvidenceRequestObject struct {
+	Params GetEvidenceParams
+}
+
+type GetEvidenceResponseObject interface {
+	VisitGetEvidenceResponse(w http.ResponseWriter) error
+}
+
+type GetEvidence200JSONResponse SignedEvidence
+
+func (response GetEvidence200JSONResponse) VisitGetEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEvidence400ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response GetEvidence400ApplicationProblemPlusJSONResponse) VisitGetEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEvidenceKeyRequestObject struct {
+}
+
+type GetEvidenceKeyResponseObject interface {
+	VisitGetEvidenceKeyResponse(w http.ResponseWriter) error
+}
+
+type GetEvidenceKey200JSONResponse EvidenceKey
+
+func (response GetEvidenceKey200JSONResponse) VisitGetEvidenceKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListNotifiersRequestObject struct {
 }
 
@@ -3229,6 +3501,72 @@ func (response GetRun404ApplicationProblemPlusJSONResponse) VisitGetRunResponse(
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AcceptBaselineRequestObject struct {
+	Id RunID `json:"id"`
+}
+
+type AcceptBaselineResponseObject interface {
+	VisitAcceptBaselineResponse(w http.ResponseWriter) error
+}
+
+type AcceptBaseline200JSONResponse Run
+
+func (response AcceptBaseline200JSONResponse) VisitAcceptBaselineResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AcceptBaseline400ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response AcceptBaseline400ApplicationProblemPlusJSONResponse) VisitAcceptBaselineResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AcceptBaseline404ApplicationProblemPlusJSONResponse Problem
+
+func (response AcceptBaseline404ApplicationProblemPlusJSONResponse) VisitAcceptBaselineResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AcceptBaseline409ApplicationProblemPlusJSONResponse Problem
+
+func (response AcceptBaseline409ApplicationProblemPlusJSONResponse) VisitAcceptBaselineResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4092,6 +4430,59 @@ func (response ListBackups404ApplicationProblemPlusJSONResponse) VisitListBackup
 	return err
 }
 
+type GetTargetEvidenceRequestObject struct {
+	Name   TargetName `json:"name"`
+	Params GetTargetEvidenceParams
+}
+
+type GetTargetEvidenceResponseObject interface {
+	VisitGetTargetEvidenceResponse(w http.ResponseWriter) error
+}
+
+type GetTargetEvidence200JSONResponse SignedEvidence
+
+func (response GetTargetEvidence200JSONResponse) VisitGetTargetEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTargetEvidence400ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response GetTargetEvidence400ApplicationProblemPlusJSONResponse) VisitGetTargetEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTargetEvidence404ApplicationProblemPlusJSONResponse Problem
+
+func (response GetTargetEvidence404ApplicationProblemPlusJSONResponse) VisitGetTargetEvidenceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PauseTargetRequestObject struct {
 	Name TargetName `json:"name"`
 }
@@ -4753,6 +5144,12 @@ type StrictServerInterface interface {
 	// RedeliverDelivery Send a webhook delivery again.
 	// (POST /api/v1/deliveries/{id}/redeliver)
 	RedeliverDelivery(ctx context.Context, request RedeliverDeliveryRequestObject) (RedeliverDeliveryResponseObject, error)
+	// GetEvidence The signed evidence report of every target over a period.
+	// (GET /api/v1/evidence)
+	GetEvidence(ctx context.Context, request GetEvidenceRequestObject) (GetEvidenceResponseObject, error)
+	// GetEvidenceKey The public key evidence reports are signed with (generated at first use unless configured).
+	// (GET /api/v1/evidence/key)
+	GetEvidenceKey(ctx context.Context, request GetEvidenceKeyRequestObject) (GetEvidenceKeyResponseObject, error)
 	// ListNotifiers Every notifier, the config file's and those created through the API (secrets shown only as set).
 	// (GET /api/v1/notifiers)
 	ListNotifiers(ctx context.Context, request ListNotifiersRequestObject) (ListNotifiersResponseObject, error)
@@ -4780,6 +5177,9 @@ type StrictServerInterface interface {
 	// GetRun A run with its stages, check results and artifact.
 	// (GET /api/v1/runs/{id})
 	GetRun(ctx context.Context, request GetRunRequestObject) (GetRunResponseObject, error)
+	// AcceptBaseline Accept the run's source snapshot and stored size as its target's new baseline for the anomaly gates.
+	// (POST /api/v1/runs/{id}/baseline)
+	AcceptBaseline(ctx context.Context, request AcceptBaselineRequestObject) (AcceptBaselineResponseObject, error)
 	// CancelRun Cancel a queued or running run.
 	// (POST /api/v1/runs/{id}/cancel)
 	CancelRun(ctx context.Context, request CancelRunRequestObject) (CancelRunResponseObject, error)
@@ -4828,6 +5228,9 @@ type StrictServerInterface interface {
 	// ListBackups The target's stored backups, newest first, a page at a time.
 	// (GET /api/v1/targets/{name}/backups)
 	ListBackups(ctx context.Context, request ListBackupsRequestObject) (ListBackupsResponseObject, error)
+	// GetTargetEvidence The target's signed evidence report over a period - proof that its backups were restored and checked.
+	// (GET /api/v1/targets/{name}/evidence)
+	GetTargetEvidence(ctx context.Context, request GetTargetEvidenceRequestObject) (GetTargetEvidenceResponseObject, error)
 	// PauseTarget Stop the target's schedule (runs can still be started by hand).
 	// (POST /api/v1/targets/{name}/pause)
 	PauseTarget(ctx context.Context, request PauseTargetRequestObject) (PauseTargetResponseObject, error)
@@ -5077,6 +5480,56 @@ func (sh *strictHandler) RedeliverDelivery(w http.ResponseWriter, r *http.Reques
 	}
 }
 
+// GetEvidence operation middleware
+func (sh *strictHandler) GetEvidence(w http.ResponseWriter, r *http.Request, params GetEvidenceParams) {
+	var request GetEvidenceRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetEvidence(ctx, request.(GetEvidenceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetEvidence")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetEvidenceResponseObject); ok {
+		if err := validResponse.VisitGetEvidenceResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetEvidenceKey operation middleware
+func (sh *strictHandler) GetEvidenceKey(w http.ResponseWriter, r *http.Request) {
+	var request GetEvidenceKeyRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetEvidenceKey(ctx, request.(GetEvidenceKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetEvidenceKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetEvidenceKeyResponseObject); ok {
+		if err := validResponse.VisitGetEvidenceKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ListNotifiers operation middleware
 func (sh *strictHandler) ListNotifiers(w http.ResponseWriter, r *http.Request) {
 	var request ListNotifiersRequestObject
@@ -5314,6 +5767,32 @@ func (sh *strictHandler) GetRun(w http.ResponseWriter, r *http.Request, id RunID
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetRunResponseObject); ok {
 		if err := validResponse.VisitGetRunResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// AcceptBaseline operation middleware
+func (sh *strictHandler) AcceptBaseline(w http.ResponseWriter, r *http.Request, id RunID) {
+	var request AcceptBaselineRequestObject
+
+	request.Id = id
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.AcceptBaseline(ctx, request.(AcceptBaselineRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AcceptBaseline")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(AcceptBaselineResponseObject); ok {
+		if err := validResponse.VisitAcceptBaselineResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -5755,6 +6234,33 @@ func (sh *strictHandler) ListBackups(w http.ResponseWriter, r *http.Request, nam
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(ListBackupsResponseObject); ok {
 		if err := validResponse.VisitListBackupsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetTargetEvidence operation middleware
+func (sh *strictHandler) GetTargetEvidence(w http.ResponseWriter, r *http.Request, name TargetName, params GetTargetEvidenceParams) {
+	var request GetTargetEvidenceRequestObject
+
+	request.Name = name
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetTargetEvidence(ctx, request.(GetTargetEvidenceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetTargetEvidence")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetTargetEvidenceResponseObject); ok {
+		if err := validResponse.VisitGetTargetEvidenceResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {

@@ -69,6 +69,10 @@ type Server struct {
 	Health       TargetHealthReader
 	// Backups lists, downloads and restores backups (jobs.Runner).
 	Backups BackupService
+	// Evidence signs evidence reports; Baselines accepts gate baselines
+	// (jobs.Runner).
+	Evidence  EvidenceService
+	Baselines BaselineAccepter
 
 	// Watcher and Feed serve the live log tail (logs_stream.go); a
 	// heartbeat comment goes out every StreamHeartbeat (default 15 s).
