@@ -41,6 +41,7 @@ LISTEN="${LIFEBOAT_LISTEN:-127.0.0.1:8080}"
 BASE_URL="http://$LISTEN"
 BUCKET="lifeboat-demo"
 TARGET="demo_shop"
+RESTORE_DB="demo_restore" # where the printed `lifeboat restore` line restores to
 RUN_TIMEOUT=300
 
 # pg_bin prints the bin dir matching the cluster's major (newest for a new one).
@@ -92,9 +93,10 @@ psql_as() {
 # api METHOD PATH prints the response body; fails unless the status is 2xx.
 api() {
 	local out code
-	out="$(curl -sS -X "$1" -H 'Accept: application/json' --max-time 30 \
-		${LIFEBOAT_API_TOKEN:+-H "Authorization: Bearer $LIFEBOAT_API_TOKEN"} \
-		-w '\n%{http_code}' "$BASE_URL$2")" || return 1
+	# The token reaches curl as a header on stdin, never in argv.
+	out="$(printf 'Authorization: Bearer %s\n' "${LIFEBOAT_API_TOKEN:-}" |
+		curl -sS -X "$1" -H 'Accept: application/json' --max-time 30 -H @- \
+			-w '\n%{http_code}' "$BASE_URL$2")" || return 1
 	code="${out##*$'\n'}"
 	out="${out%$'\n'*}"
 	case "$code" in
@@ -143,7 +145,7 @@ else
 	lb_pg_start "$PG_BIN" "$PG_DATA" "$PG_PORT" "" "$LOGS/postgres.log"
 fi
 
-for db in lifeboat "$TARGET"; do
+for db in lifeboat "$TARGET" "$RESTORE_DB"; do
 	if [ "$(psql_as postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" != 1 ]; then
 		lb_log "creating database $db"
 		psql_as postgres -c "CREATE DATABASE $db"
@@ -184,7 +186,13 @@ lb_s3_mkbucket "http://127.0.0.1:$S3_PORT" "$BUCKET" "$S3_ACCESS_KEY_ID" "$S3_SE
 if [ ! -s "$AGE_KEY" ]; then
 	lb_log "generating the age identity $AGE_KEY"
 	rm -f "$AGE_KEY"
-	(umask 077 && go run filippo.io/age/cmd/age-keygen@v1.3.2 -o "$AGE_KEY")
+	# go run's "go: downloading" lines and age-keygen's "Public key:" line go
+	# to the log: the key file holds the public key too.
+	(umask 077 && go run filippo.io/age/cmd/age-keygen@v1.3.2 -o "$AGE_KEY") >>"$LOGS/setup.log" 2>&1 ||
+		{
+			tail -n 20 "$LOGS/setup.log" >&2
+			lb_die "could not generate $AGE_KEY (log: $LOGS/setup.log)"
+		}
 fi
 
 url() { lb_pg_url "$PG_PASS" "$PG_PORT" "$1"; }
@@ -197,6 +205,7 @@ url() { lb_pg_url "$PG_PASS" "$PG_PORT" "$1"; }
 			LIFEBOAT_DATABASE_URL "$(url lifeboat)" \
 			LIFEBOAT_RESTORE_DATABASE_URL "$(url postgres)" \
 			DEMO_SHOP_DATABASE_URL "$(url "$TARGET")" \
+			DEMO_RESTORE_DATABASE_URL "$(url "$RESTORE_DB")" \
 			LIFEBOAT_AGE_IDENTITY_FILE "$AGE_KEY" \
 			LIFEBOAT_BACKUP_DIR "$BACKUPS" \
 			LIFEBOAT_S3_ENDPOINT "http://127.0.0.1:$S3_PORT" \
@@ -218,7 +227,12 @@ set +a
 
 # --- lifeboat -----------------------------------------------------------------
 lb_log "building bin/lifeboat"
-go build -o bin/lifeboat ./cmd/server
+# The first build downloads modules: their "go: downloading" lines go to the
+# log, shown only if the build fails.
+go build -o bin/lifeboat ./cmd/server >>"$LOGS/setup.log" 2>&1 || {
+	tail -n 40 "$LOGS/setup.log" >&2
+	lb_die "go build failed (log: $LOGS/setup.log)"
+}
 
 if lb_pid_alive "$LB_PID" lifeboat; then
 	lb_log "restarting lifeboat"
@@ -230,15 +244,6 @@ lb_port_free "${LISTEN##*:}" ||
 lb_log "bin/lifeboat migrate"
 bin/lifeboat migrate --config "$CONFIG"
 
-# A fresh API token for the demo at every start (the secret is shown once,
-# so it is kept in a file only this user can read).
-TOKEN_FILE="$S/api-token"
-bin/lifeboat token revoke --config "$CONFIG" --name demo >/dev/null 2>&1 || true
-(
-	umask 077
-	bin/lifeboat token create --config "$CONFIG" --name demo >"$TOKEN_FILE" 2>/dev/null
-) || lb_die "could not create the demo API token"
-LIFEBOAT_API_TOKEN="$(cat "$TOKEN_FILE")"
 
 lb_log "starting bin/lifeboat serve on $BASE_URL (log: $LOGS/lifeboat.log)"
 setsid bin/lifeboat serve --config "$CONFIG" </dev/null >>"$LOGS/lifeboat.log" 2>&1 &
@@ -255,6 +260,32 @@ curl -fsS -o /dev/null --max-time 2 "$BASE_URL/healthz" || {
 	lb_pg_tail_log "$LOGS/lifeboat.log"
 	lb_die "lifeboat does not answer $BASE_URL/healthz"
 }
+
+# The demo's API token: kept while lifeboat accepts it (a new one would sign
+# the dashboard out and break saved curl lines); made anew only when the file
+# is missing or the token no longer works (a deleted state database, a
+# revoke). The secret is shown once, so it is kept in a file only this user
+# can read, and travels to curl in a header file, never in argv.
+TOKEN_FILE="$S/api-token"
+token_valid() {
+	[ -s "$TOKEN_FILE" ] || return 1
+	local code
+	code="$(printf 'Authorization: Bearer %s\n' "$(cat "$TOKEN_FILE")" |
+		curl -sS -o /dev/null -w '%{http_code}' --max-time 10 -H @- "$BASE_URL/api/v1/runs?limit=1")" || return 1
+	[ "$code" = 200 ]
+}
+if token_valid; then
+	lb_log "keeping the demo API token ($TOKEN_FILE)"
+else
+	lb_log "creating the demo API token ($TOKEN_FILE)"
+	bin/lifeboat token revoke --config "$CONFIG" --name demo >/dev/null 2>&1 || true
+	(
+		umask 077
+		bin/lifeboat token create --config "$CONFIG" --name demo >"$TOKEN_FILE.new" 2>>"$LOGS/setup.log"
+	) || lb_die "could not create the demo API token (log: $LOGS/setup.log)"
+	mv "$TOKEN_FILE.new" "$TOKEN_FILE"
+fi
+LIFEBOAT_API_TOKEN="$(cat "$TOKEN_FILE")"
 
 # --- a first run ----------------------------------------------------------------
 run="$(api POST "/api/v1/targets/$TARGET/runs")" || lb_die "could not trigger a run"
@@ -280,9 +311,21 @@ jq -r '.checks[]? | "  \(if .passed then "pass" else "FAIL" end)  \(.name): expe
 echo "artifact:"
 jq -r 'if .artifact then .artifact | "  key:    \(.key)\n  stored: \(.stored_bytes) bytes (raw \(.raw_bytes // "?"))\n  sha256: \(.sha256)" else "  (none)" end' <<<"$run"
 echo
-echo "token:    $TOKEN_FILE (lifeboat token create --config $CONFIG --name NAME makes more)"
-echo "API:      curl -H \"Authorization: Bearer \$(cat $TOKEN_FILE)\" $BASE_URL/api/v1/runs/$id"
-echo "logs:     curl -H \"Authorization: Bearer \$(cat $TOKEN_FILE)\" $BASE_URL/api/v1/runs/$id/logs   ($LOGS/lifeboat.log)"
-echo "psql:     set -a; . $ENV_FILE; set +a; psql \"\$DEMO_SHOP_DATABASE_URL\""
+key="$(jq -r '.artifact.key // empty' <<<"$run")"
+storage="$(jq -r '.artifact.storage // empty' <<<"$run")"
+# Every line below works pasted as is, from $LB_ROOT: the CLI reads its
+# config and secrets from demo.env, loaded in a subshell so the secrets do
+# not stay in your shell; the token reaches curl from its file.
+env_cmd="set -a; . ${ENV_FILE#"$LB_ROOT"/}; set +a;"
+auth="-H \"Authorization: Bearer \$(cat ${TOKEN_FILE#"$LB_ROOT"/})\""
+echo "paste these from $LB_ROOT:"
+echo "  API:      curl $auth $BASE_URL/api/v1/runs/$id"
+echo "  log:      curl $auth $BASE_URL/api/v1/runs/$id/logs      (server log: ${LOGS#"$LB_ROOT"/}/lifeboat.log)"
+echo "  token:    ($env_cmd bin/lifeboat token create --name NAME)"
+echo "  run:      ($env_cmd bin/lifeboat run --target $TARGET)"
+if [ -n "$key" ]; then
+	echo "  restore:  ($env_cmd bin/lifeboat restore --storage $storage --object $key --into \"\$DEMO_RESTORE_DATABASE_URL\" --clean)"
+fi
+echo "  psql:     ($env_cmd psql \"\$DEMO_SHOP_DATABASE_URL\")"
 echo "stop:     make demo-stop"
 [ "$status" = succeeded ]

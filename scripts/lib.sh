@@ -26,16 +26,28 @@ lb_as_root() {
 }
 
 # lb_apt_install PKG... installs Debian packages, running apt-get update once.
+# apt's output goes to a log file, shown only when it fails.
 lb_apt_install() {
 	[ "$#" -gt 0 ] || return 0
 	command -v apt-get >/dev/null 2>&1 || lb_die "apt-get not found; install by hand: $*"
 	lb_log "installing Debian packages: $*"
+	local log
+	log="$(mktemp "${TMPDIR:-/tmp}/lifeboat-apt.XXXXXX")"
 	if [ -z "$LB_APT_UPDATED" ]; then
-		lb_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+		if ! lb_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >>"$log" 2>&1; then
+			cat "$log" >&2
+			rm -f "$log"
+			lb_die "apt-get update failed"
+		fi
 		LB_APT_UPDATED=1
 	fi
-	lb_as_root env DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y -q --no-install-recommends "$@" >&2
+	if ! lb_as_root env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -q --no-install-recommends "$@" >>"$log" 2>&1; then
+		cat "$log" >&2
+		rm -f "$log"
+		lb_die "apt-get install $* failed"
+	fi
+	rm -f "$log"
 }
 
 # lb_pg_bin_dir prints the newest /usr/lib/postgresql/N/bin holding a server.
@@ -90,7 +102,9 @@ lb_ensure_versitygw() {
 		flock 9
 		if [ ! -x "$LB_VERSITYGW" ]; then
 			lb_log "building versitygw $LB_VERSITYGW_VERSION (about 2 minutes, once)"
-			GOBIN="$LB_STATE/bin" go install "github.com/versity/versitygw/cmd/versitygw@$LB_VERSITYGW_VERSION" >&2
+			# "go: downloading" lines go to a log, shown if the build fails.
+			GOBIN="$LB_STATE/bin" go install "github.com/versity/versitygw/cmd/versitygw@$LB_VERSITYGW_VERSION" \
+				>"$LB_STATE/bin/versitygw-build.log" 2>&1 || cat "$LB_STATE/bin/versitygw-build.log" >&2
 		fi
 	) 9>"$LB_STATE/bin/.versitygw.lock"
 	[ -x "$LB_VERSITYGW" ] || lb_die "versitygw build failed"
