@@ -72,7 +72,12 @@ func (s *Server) targetRows(ctx context.Context, targets []TargetConfig, n int, 
 	rows := make([]views.TargetRow, len(targets))
 	for i, t := range targets {
 		h := health[t.Name]
-		row := views.TargetRow{Name: t.Name, Schedule: t.Schedule, Paused: h.Paused, Overdue: h.Overdue, NextRunAt: h.NextDue}
+		row := views.TargetRow{Name: t.Name, Schedule: t.Schedule, Timezone: t.Timezone, Paused: h.Paused, Overdue: h.Overdue, NextRunAt: h.NextDue}
+		if t.Timezone != "" {
+			if zone, err := time.LoadLocation(t.Timezone); err == nil {
+				row.Zone = zone
+			}
+		}
 		if v := h.LastVerified; v != nil {
 			// The age that matters is the data's: when the verified backup
 			// was taken (earlier than its verification for a retry).

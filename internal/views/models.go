@@ -94,6 +94,10 @@ func Summarize(r lifeboat.Run, now time.Time) RunSummary {
 type TargetRow struct {
 	Name     string
 	Schedule string // cron; "" when only run by hand
+	// Timezone is the schedule's IANA zone ("": UTC) and Zone the same,
+	// loaded: the overview writes the schedule and the next run in it, named.
+	Timezone string
+	Zone     *time.Location
 	Paused   bool
 	// Overdue is the watchdog's verdict (no verified backup in the window).
 	Overdue        bool

@@ -55,12 +55,17 @@ func attentionReason(t TargetRow, p Page) string {
 	return strings.Join(parts, "; ")
 }
 
-// scheduleShort is the schedule under a target's name.
+// scheduleShort is the schedule under a target's name, with the zone it
+// is read in ("every day at 03:00, UTC"); "" for a target run by hand.
 func scheduleShort(t TargetRow) string {
-	if w := ScheduleWords(t.Schedule); w != "" {
-		return w
+	if t.Schedule == "" {
+		return ""
 	}
-	return t.Schedule
+	w := ScheduleWords(t.Schedule)
+	if w == "" {
+		w = t.Schedule
+	}
+	return w + ", " + zoneName(t.Timezone)
 }
 
 // runNowVariant makes "Run now" the primary action where it is the next
