@@ -47,6 +47,14 @@ func (s *Server) settingsView(ctx context.Context, p views.Page) (views.Settings
 	for i := range v.Notifiers {
 		v.Notifiers[i].Test = s.testResults.get(testNotifier, v.Notifiers[i].Name)
 	}
+	if s.Evidence != nil {
+		if k, err := s.Evidence.EvidenceKey(ctx); err != nil {
+			s.Logger.Error("evidence signing key", "err", err)
+			v.EvidenceKeyError = "The signing key could not be read: lifeboat's log says why."
+		} else {
+			v.EvidenceKey = &k
+		}
+	}
 	if s.Tokens == nil {
 		return v, nil
 	}

@@ -291,6 +291,10 @@ type SettingsView struct {
 	TokenError string
 	// TokenName is the create form's value after an error.
 	TokenName string
+	// EvidenceKey is the evidence signing key's public half;
+	// EvidenceKeyError says why it is missing.
+	EvidenceKey      *lifeboat.EvidenceKey
+	EvidenceKeyError string
 }
 
 // StorageRow is a configured storage.
