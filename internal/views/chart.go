@@ -41,9 +41,10 @@ const (
 // first; earlier ones are dropped): the duration as a solid line in the
 // upper band, the stored size as a dashed one in the lower band (each
 // scaled from zero to its own maximum), and a cross on every failed run.
-// Fewer runs sit at the right, so the newest run is always at the same
-// place. The SVG names what it shows in aria-label; its markup holds no
-// user text but that label, escaped.
+// The runs spread over the whole width, the newest always at the right
+// edge; a single run is a dot there. Crosses shrink with the spacing so
+// neighbours never overlap. The SVG names what it shows in aria-label;
+// its markup holds no user text but that label, escaped.
 func Sparkline(points []HistoryPoint) string {
 	if len(points) > SparkRuns {
 		points = points[len(points)-SparkRuns:]
@@ -51,8 +52,12 @@ func Sparkline(points []HistoryPoint) string {
 	if len(points) == 0 {
 		return ""
 	}
-	step := (sparkW - 2*sparkPad) / float64(SparkRuns-1)
-	x := func(i int) float64 { return sparkPad + float64(SparkRuns-len(points)+i)*step }
+	step := sparkW - 2*sparkPad
+	if len(points) > 1 {
+		step /= float64(len(points) - 1)
+	}
+	x := func(i int) float64 { return sparkW - sparkPad - float64(len(points)-1-i)*step }
+	cross := max(3, min(5, step-1)) // a failed run's mark, narrower than the spacing
 	var maxDur time.Duration
 	var maxSize int64
 	for _, p := range points {
@@ -78,8 +83,8 @@ func Sparkline(points []HistoryPoint) string {
 		}
 		if p.Status == lifeboat.RunFailed {
 			failed++
-			fmt.Fprintf(&fails, `<g class="spark-fail" data-run="%d"><title>run #%d failed</title><path d="M%s %sl5 5m0 -5l-5 5"/></g>`,
-				p.RunID, p.RunID, num(x(i)-2.5), num(dy-2.5))
+			fmt.Fprintf(&fails, `<g class="spark-fail" data-run="%d"><title>run #%d failed</title><path d="M%s %sl%s %sm0 -%sl-%s %s"/></g>`,
+				p.RunID, p.RunID, num(x(i)-cross/2), num(dy-cross/2), num(cross), num(cross), num(cross), num(cross), num(cross))
 		}
 	}
 	label := fmt.Sprintf("last %d runs: %d failed; duration up to %s", len(points), failed, FormatDuration(maxDur))
@@ -170,6 +175,9 @@ func ChartSummary(m ChartMetric, points []HistoryPoint) string {
 		n++
 	}
 	if n == 0 {
+		if failed > 0 {
+			return fmt.Sprintf("no data yet (%d failed %s)", failed, pluralWord(failed, "run", "runs"))
+		}
 		return "no data yet"
 	}
 	s := fmt.Sprintf("latest %s, range %s – %s over %d runs", m.format(last), m.format(lo), m.format(hi), n)
@@ -184,8 +192,10 @@ const chartW, chartH = 600, 120
 // TrendChart is a wider SVG of one metric over the given runs (oldest
 // first): a line through the runs that have the figure and a band on each
 // failed run. It stretches to its container's width (the stroke does not).
+// With no run having the figure it is "" (ChartSummary says "no data
+// yet"): failure bands alone would read as data.
 func TrendChart(m ChartMetric, points []HistoryPoint) string {
-	if len(points) == 0 {
+	if !slices.ContainsFunc(points, func(p HistoryPoint) bool { _, ok := m.value(p); return ok }) {
 		return ""
 	}
 	step := float64(chartW)

@@ -1,6 +1,7 @@
 package views_test
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -81,17 +82,47 @@ func TestSparklineDrawsTheLastThirtyRunsWithFailuresMarked(t *testing.T) {
 	require.Equal(t, "last 30 runs: 2 failed; duration up to 1 min 44 s; size up to 743 MB", attrOf(svg, "aria-label"))
 }
 
-func TestSparklineKeepsTheNewestRunAtTheRight(t *testing.T) {
+func TestSparklineSpreadsFewRunsAndKeepsTheNewestAtTheRight(t *testing.T) {
 	t.Parallel()
 	full := points(t, findAll(parseSVG(t, views.Sparkline(history(30))), classed("spark-duration"))[0])
 	few := points(t, findAll(parseSVG(t, views.Sparkline(history(3))), classed("spark-duration"))[0])
 	require.Len(t, few, 3)
 	require.Equal(t, full[29][0], few[2][0], "newest run at the same x")
-	require.Equal(t, full[27][0], few[0][0])
+	require.Equal(t, full[0][0], few[0][0], "three runs span the width, not the last few pixels")
+	require.InDelta(t, (few[0][0]+few[2][0])/2, few[1][0], 0.01, "evenly")
 
 	one := parseSVG(t, views.Sparkline(history(1)))
-	require.Len(t, findAll(one, classed("spark-dot")), 1, "a single run is a dot")
+	dots := findAll(one, classed("spark-dot"))
+	require.Len(t, dots, 1, "a single run is a dot")
+	require.Equal(t, strconv.FormatFloat(full[29][0], 'f', -1, 64), attrOf(dots[0], "cx"), "at the newest run's place")
 	require.Empty(t, views.Sparkline(nil))
+}
+
+func TestSparklineFailureMarksNeverOverlap(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{1, 3, 30} {
+		failed := make([]int, n) // every run failed
+		for i := range failed {
+			failed[i] = i
+		}
+		svg := parseSVG(t, views.Sparkline(history(n, failed...)))
+		marks := findAll(svg, classed("spark-fail"))
+		require.Len(t, marks, n)
+		var prevRight float64
+		for i, m := range marks {
+			// "M<x> <y>l<w> <w>m0 -<w>l-<w> <w>": the cross spans x to x+w.
+			d := attrOf(findAll(m, tag("path"))[0], "d")
+			var x, y, w float64
+			_, err := fmt.Sscanf(d, "M%g %gl%g", &x, &y, &w)
+			require.NoError(t, err, d)
+			require.GreaterOrEqual(t, x, 0.0, "%d runs: inside the box", n)
+			require.LessOrEqual(t, x+w, 120.0, "%d runs: inside the box", n)
+			if i > 0 {
+				require.Greater(t, x, prevRight, "%d runs: mark %d clears mark %d", n, i, i-1)
+			}
+			prevRight = x + w
+		}
+	}
 }
 
 func TestTrendChartMarksFailuresAndSkipsMissingValues(t *testing.T) {
@@ -120,6 +151,11 @@ func TestTrendChartMarksFailuresAndSkipsMissingValues(t *testing.T) {
 		views.ChartSummary(views.ChartDuration, h))
 	require.Equal(t, "no data yet", views.ChartSummary(views.ChartSize, nil))
 	require.Empty(t, views.TrendChart(views.ChartSize, nil))
+	// Only failed runs, none with a size: no chart, so no failure band that
+	// reads as a value.
+	allFailed := history(1, 0)
+	require.Equal(t, "no data yet (1 failed run)", views.ChartSummary(views.ChartSize, allFailed))
+	require.Empty(t, views.TrendChart(views.ChartSize, allFailed))
 }
 
 func TestChartLabelsAreEscaped(t *testing.T) {
