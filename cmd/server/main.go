@@ -6,6 +6,7 @@
 //	lifeboat run     --config FILE --target NAME       one whole run in the foreground
 //	lifeboat restore --config FILE --object KEY --into DATABASE_URL [--storage NAME]
 //	lifeboat token   create --name NAME | list | revoke (--id N | --name NAME)
+//	lifeboat evidence verify FILE [--public-key KEY]   check a signed evidence report offline
 package main
 
 import (
@@ -37,6 +38,7 @@ commands:
                                                             disaster recovery from a stored backup and its manifest
   token    create --name NAME | list | revoke (--id N | --name NAME)   [--config FILE]
                                                             API tokens (create prints the token, once)
+  evidence verify FILE [--public-key KEY]                   check a downloaded evidence report offline
 environment: LIFEBOAT_CONFIG, LIFEBOAT_DATABASE_URL, LIFEBOAT_LISTEN (default 127.0.0.1:8080)`
 
 // run is the whole program; end-to-end tests call it as is.
@@ -59,6 +61,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdRestore(ctx, rest, getenv, stdout, stderr)
 	case "token":
 		return cmdToken(ctx, rest, getenv, stdout, stderr)
+	case "evidence":
+		return cmdEvidence(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
