@@ -6,6 +6,7 @@ package blob
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"time"
 
@@ -39,11 +40,21 @@ type Info struct {
 // ManifestSuffix is appended to an object key to name its manifest.
 const ManifestSuffix = ".manifest.json"
 
+// Manifest format versions. Version 1 kept the source inventory (schemas,
+// table names, row counts) in plaintext; version 2 keeps in the clear only
+// what finds and checks the object, and the inventory age-encrypted to the
+// backup's own recipients.
+const (
+	ManifestV1 = 1
+	ManifestV2 = 2
+)
+
 // Manifest makes a backup self-describing so it can be restored without
-// lifeboat's own database.
+// lifeboat's own database. Its JSON is what storage holds: in version 2
+// nothing in it names what the database contains.
 type Manifest struct {
 	FormatVersion int       `json:"format_version"`
-	Target        string    `json:"target"`
+	Target        string    `json:"target"` // also in the object's key
 	RunID         int64     `json:"run_id"`
 	CreatedAt     time.Time `json:"created_at"`
 	ServerVersion string    `json:"server_version"`
@@ -55,6 +66,43 @@ type Manifest struct {
 	RawBytes      int64     `json:"raw_bytes"`
 	StoredBytes   int64     `json:"stored_bytes"`
 	SHA256        string    `json:"sha256"`
-	// Source is the schema inventory and row counts taken in the dump's snapshot.
-	Source lifeboat.SourceSnapshot `json:"source"`
+	// Inventory (version 2) is Source as JSON, age-encrypted to Recipients
+	// (base64 in the JSON; `age --decrypt` opens the decoded bytes).
+	Inventory []byte `json:"inventory,omitempty"`
+	// Source is the schema inventory and row counts taken in the dump's
+	// snapshot. Version 1 stores it in plaintext under "source"; version 2
+	// never stores it in the clear: it is filled in when Inventory is
+	// decrypted (pipeline.ReadManifest).
+	Source lifeboat.SourceSnapshot `json:"-"`
+}
+
+// manifestFields is Manifest without its methods, for encoding/json.
+type manifestFields Manifest
+
+type manifestJSON struct {
+	manifestFields
+	Source *lifeboat.SourceSnapshot `json:"source,omitempty"`
+}
+
+// MarshalJSON writes "source" for version 1 only (old fixtures); a
+// version-2 manifest's inventory leaves only as Inventory.
+func (m Manifest) MarshalJSON() ([]byte, error) {
+	j := manifestJSON{manifestFields: manifestFields(m)}
+	if m.FormatVersion < ManifestV2 {
+		j.Source = &m.Source
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads both versions; a version-1 "source" fills Source.
+func (m *Manifest) UnmarshalJSON(b []byte) error {
+	var j manifestJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*m = Manifest(j.manifestFields)
+	if j.Source != nil {
+		m.Source = *j.Source
+	}
+	return nil
 }

@@ -8,12 +8,15 @@
 package crypt
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
+	"slices"
+	"strings"
 
 	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
@@ -323,4 +326,90 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 
 func mismatch(want, got string) error {
 	return lifeboat.Permanent(fmt.Errorf("checksum mismatch: expected %s got %s", want, got))
+}
+
+// SealBytes encrypts a small plaintext (a manifest's inventory) to
+// recipients with age, without compression: the result is a plain age file
+// that `age --decrypt` opens.
+func SealBytes(plain []byte, recipients []age.Recipient) ([]byte, error) {
+	if len(recipients) == 0 {
+		return nil, lifeboat.Permanent(errors.New("seal: no age recipients"))
+	}
+	var buf bytes.Buffer
+	w, err := age.Encrypt(&buf, recipients...)
+	if err != nil {
+		return nil, fmt.Errorf("seal: age: %w", err)
+	}
+	if _, err := w.Write(plain); err != nil {
+		return nil, fmt.Errorf("seal: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("seal: close age: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// OpenBytes decrypts what SealBytes made, reading at most limit bytes of
+// plaintext. Every failure is permanent: the bytes are what they are.
+func OpenBytes(sealed []byte, limit int64, identities ...age.Identity) ([]byte, error) {
+	if len(identities) == 0 {
+		return nil, lifeboat.Permanent(errors.New("open: no age identities"))
+	}
+	r, err := age.Decrypt(bytes.NewReader(sealed), identities...)
+	if err != nil {
+		return nil, lifeboat.Permanent(fmt.Errorf("open: age: %w", err))
+	}
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, lifeboat.Permanent(fmt.Errorf("open: %w", err))
+	}
+	if int64(len(b)) > limit {
+		return nil, lifeboat.Permanent(fmt.Errorf("open: more than %d bytes", limit))
+	}
+	return b, nil
+}
+
+// IdentityRecipients returns the recipient (age1…) of each X25519 identity,
+// and whether every identity had one: other kinds (plugins, passphrases)
+// cannot be matched against a manifest's recipients before trying them.
+func IdentityRecipients(identities []age.Identity) (recipients []string, complete bool) {
+	complete = true
+	for _, id := range identities {
+		x, ok := id.(*age.X25519Identity)
+		if !ok {
+			complete = false
+			continue
+		}
+		recipients = append(recipients, x.Recipient().String())
+	}
+	return recipients, complete
+}
+
+// CheckRecipients returns an error naming recipients (a backup's, from its
+// manifest) when none of identities decrypts for any of them, so a restore
+// can stop before it starts. It returns nil when it cannot tell (no
+// recipients listed, or an identity that is not X25519).
+func CheckRecipients(recipients []string, identities []age.Identity) error {
+	if len(recipients) == 0 {
+		return nil
+	}
+	have, complete := IdentityRecipients(identities)
+	if !complete {
+		return nil
+	}
+	for _, r := range recipients {
+		if slices.Contains(have, r) {
+			return nil
+		}
+	}
+	return &NoIdentityError{Recipients: recipients}
+}
+
+// NoIdentityError says that no loaded identity matches a backup's
+// recipients; callers name the backup in front of it ("backup 42 was
+// encrypted to age1…; no loaded identity matches").
+type NoIdentityError struct{ Recipients []string }
+
+func (e *NoIdentityError) Error() string {
+	return "was encrypted to " + strings.Join(e.Recipients, ", ") + "; no loaded identity matches"
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/internal/blob"
 	"github.com/lifeboat-dev/lifeboat/internal/pgtool"
+	"github.com/lifeboat-dev/lifeboat/internal/pipeline"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
 )
 
@@ -41,7 +42,9 @@ func TestRunSucceeds(t *testing.T) {
 			info, err := b.blobs.Stat(ctx, run.Artifact.Key)
 			require.NoError(t, err)
 			require.Equal(t, run.Artifact.StoredBytes, info.Size)
-			m, err := blob.GetManifest(ctx, b.blobs, run.Artifact.Key)
+			ids, err := b.cfg.Identities()
+			require.NoError(t, err)
+			m, err := pipeline.ReadManifest(ctx, b.blobs, run.Artifact.Key, ids)
 			require.NoError(t, err)
 			require.Equal(t, run.Artifact.SHA256, m.SHA256)
 			require.Equal(t, run.ID, m.RunID)

@@ -108,12 +108,20 @@ func Backup(ctx context.Context, in BackupInput) (BackupResult, error) {
 		return res, err
 	}
 
+	// Names of schemas and tables and row counts never lie in storage in
+	// the clear: the manifest carries them encrypted to the dump's own
+	// recipients.
+	sealed, err := sealInventory(inv.snap, in.Recipients)
+	if err != nil {
+		removeObject(ctx, in.Store, key, log)
+		return res, err
+	}
 	res.Manifest = blob.Manifest{
-		FormatVersion: 1, Target: in.Target, RunID: in.RunID, CreatedAt: in.Now.UTC(),
+		FormatVersion: blob.ManifestV2, Target: in.Target, RunID: in.RunID, CreatedAt: in.Now.UTC(),
 		ServerVersion: serverVersion, PgDumpVersion: bin.Version,
 		DumpFormat: "custom", Compression: "zstd", Encryption: "age",
 		Recipients: crypt.RecipientStrings(in.Recipients),
-		RawBytes:   raw, StoredBytes: stored, SHA256: sha, Source: inv.snap,
+		RawBytes:   raw, StoredBytes: stored, SHA256: sha, Inventory: sealed, Source: inv.snap,
 	}
 	// The manifest is written last: a backup without one is not a backup.
 	if err := blob.PutManifest(ctx, in.Store, key, res.Manifest); err != nil {

@@ -104,6 +104,15 @@ func RestoreInto(ctx context.Context, in RestoreIntoInput) (RestoreIntoResult, e
 	if err := checkEmpty(ctx, lock, in.Clean); err != nil {
 		return res, err
 	}
+	// The manifest first: a backup no loaded identity can decrypt fails
+	// here, naming its recipients, before the database is touched; and a
+	// version-2 manifest's inventory, which the restored database is
+	// compared with, is encrypted.
+	m, err := ReadManifest(ctx, in.Store, in.Key, in.Identities)
+	if err != nil {
+		res.Manifest = m
+		return res, err
+	}
 	if in.Clean {
 		log.Info("restoring with --clean: the backup's objects are dropped and recreated; other objects stay")
 	}
@@ -115,7 +124,7 @@ func RestoreInto(ctx context.Context, in RestoreIntoInput) (RestoreIntoResult, e
 		IntoURL: in.IntoURL, Clean: in.Clean, Jobs: in.Jobs, CheckFirst: true, SpoolDir: in.SpoolDir,
 		Getenv: in.Getenv, Log: log,
 	})
-	res.Manifest, res.Metrics = r.Manifest, r.Metrics
+	res.Manifest, res.Metrics = m, r.Metrics
 	if err != nil {
 		if lifeboat.ErrorCode(err) == lifeboat.EINTERNAL && !in.Clean && ctx.Err() == nil {
 			// Retrying is safe only while nothing was written: a database
@@ -136,7 +145,7 @@ func RestoreInto(ctx context.Context, in RestoreIntoInput) (RestoreIntoResult, e
 	if err != nil {
 		return res, fmt.Errorf("check restored database: %w", err)
 	}
-	res.Checks = verify.CompareSnapshots(r.Manifest.Source, restored)
+	res.Checks = verify.CompareSnapshots(m.Source, restored)
 	var failed []string
 	for _, c := range res.Checks {
 		if !c.Passed {
@@ -147,6 +156,6 @@ func RestoreInto(ctx context.Context, in RestoreIntoInput) (RestoreIntoResult, e
 		return res, lifeboat.Permanent(fmt.Errorf("restored, but the database differs from the source at dump time: %s", strings.Join(failed, "; ")))
 	}
 	log.Info(fmt.Sprintf("restored database matches the backup: %d tables with their dump-time row counts, %d other relations",
-		len(r.Manifest.Source.Tables), len(r.Manifest.Source.Objects)))
+		len(m.Source.Tables), len(m.Source.Objects)))
 	return res, nil
 }
