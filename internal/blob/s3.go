@@ -45,6 +45,9 @@ type S3Options struct {
 	CAFile          string // extra PEM CA trusted beside the system pool
 	PartSize        int64  // multipart part size; default 16 MiB, at least 5 MiB
 	Concurrency     int    // parts uploaded at once; default 2
+	// Lock, when set, writes every object under S3 Object Lock (the bucket
+	// must have it enabled: CheckObjectLock).
+	Lock *ObjectLock
 }
 
 // S3 stores objects in an S3-compatible bucket. One S3 (one client, one
@@ -56,6 +59,7 @@ type S3 struct {
 	bucket   string
 	prefix   string
 	region   string
+	lock     *ObjectLock
 }
 
 var _ Store = (*S3)(nil)
@@ -76,6 +80,9 @@ func NewS3(ctx context.Context, o S3Options) (*S3, error) {
 	}
 	if o.Concurrency == 0 {
 		o.Concurrency = DefaultConcurrency
+	}
+	if o.Lock != nil && (o.Lock.Days < 1 || (o.Lock.Mode != LockGovernance && o.Lock.Mode != LockCompliance)) {
+		return nil, lifeboat.Errorf(lifeboat.EINVALID, "s3 storage: object lock needs mode governance or compliance and at least 1 day")
 	}
 	if o.Concurrency < 0 {
 		return nil, lifeboat.Errorf(lifeboat.EINVALID, "s3 storage: concurrency must be positive")
@@ -135,7 +142,7 @@ func NewS3(ctx context.Context, o S3Options) (*S3, error) {
 		u.LeavePartsOnError = false
 	})
 	return &S3{client: client, presign: s3.NewPresignClient(client), uploader: uploader,
-		bucket: o.Bucket, prefix: o.Prefix, region: cfg.Region}, nil
+		bucket: o.Bucket, prefix: o.Prefix, region: cfg.Region, lock: o.Lock}, nil
 }
 
 func (s *S3) key(key string) (string, error) {
@@ -157,12 +164,19 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader) (int64, error) {
 	stop := closeOnDone(ctx, r)
 	defer stop()
 	pr := &putReader{ctx: ctx, r: r}
-	_, err = s.uploader.Upload(ctx, &s3.PutObjectInput{
+	in := &s3.PutObjectInput{
 		Bucket:      aws.String(s.bucket),
 		Key:         aws.String(full),
 		Body:        pr,
 		ContentType: aws.String("application/octet-stream"),
-	})
+	}
+	if s.lock != nil {
+		// The date counts from the start of the upload: Retention reads
+		// back what the server holds.
+		in.ObjectLockMode = s.lock.s3Mode()
+		in.ObjectLockRetainUntilDate = aws.Time(s.retainUntil(time.Now()))
+	}
+	_, err = s.uploader.Upload(ctx, in)
 	if err != nil {
 		// The uploader aborts on failure, but with the Put's context: after
 		// a cancellation that abort fails and the parts stay. Abort again
@@ -225,7 +239,25 @@ func (s *S3) Delete(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(full)})
+	in := &s3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(full)}
+	if s.lock != nil {
+		// An Object Lock bucket is versioned: deleting the key would only
+		// hide the object behind a delete marker, and its locked version
+		// would stay (and be billed) for ever. Delete that version itself;
+		// the server refuses while its retention holds.
+		head, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(full)})
+		if isNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("delete %s: %w", key, err)
+		}
+		in.VersionId = head.VersionId
+	}
+	_, err = s.client.DeleteObject(ctx, in)
+	if err != nil && isLocked(err) {
+		return fmt.Errorf("delete %s: %w (%w)", key, ErrLocked, err)
+	}
 	if err != nil && !isNotFound(err) {
 		return fmt.Errorf("delete %s: %w", key, err)
 	}
@@ -256,7 +288,8 @@ func (s *S3) List(ctx context.Context, prefix string) ([]Info, error) {
 	return out, nil
 }
 
-// EnsureBucket creates the bucket when it does not exist.
+// EnsureBucket creates the bucket when it does not exist (with Object Lock
+// enabled when the store is configured with a lock).
 func (s *S3) EnsureBucket(ctx context.Context) error {
 	_, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(s.bucket)})
 	if err == nil {
@@ -266,6 +299,9 @@ func (s *S3) EnsureBucket(ctx context.Context) error {
 		return fmt.Errorf("bucket %s: %w", s.bucket, err)
 	}
 	in := &s3.CreateBucketInput{Bucket: aws.String(s.bucket)}
+	if s.lock != nil {
+		in.ObjectLockEnabledForBucket = aws.Bool(true)
+	}
 	if s.region != "us-east-1" {
 		in.CreateBucketConfiguration = &types.CreateBucketConfiguration{
 			LocationConstraint: types.BucketLocationConstraint(s.region),
