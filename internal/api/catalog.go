@@ -259,6 +259,7 @@ func (s *Server) TestStorage(ctx context.Context, in TestStorageRequestObject) (
 	if err != nil {
 		return nil, err
 	}
+	s.recordTest(ctx, testStorage, in.Name, res) // Settings shows it too
 	return TestStorage200JSONResponse(res), nil
 }
 
@@ -347,5 +348,6 @@ func (s *Server) TestNotifier(ctx context.Context, in TestNotifierRequestObject)
 	if err != nil {
 		return nil, err
 	}
+	s.recordTest(ctx, testNotifier, in.Name, res) // Settings shows it too
 	return TestNotifier200JSONResponse(res), nil
 }

@@ -34,7 +34,7 @@ func testRestorePages(t *testing.T, pb *pagesBundle) {
 	require.Equal(t, formPath, attrOf(mustTestID(t, row, "restore"), "href"))
 	require.NotNil(t, byTestID(doc, "no-restores"))
 	usage := text(mustTestID(t, doc, "backups-usage"))
-	require.Contains(t, usage, "--storage main --object "+run.Artifact.Key)
+	require.Contains(t, usage, "--storage main --object good/", "the newest backup's key")
 
 	// The form, with the commands for this backup.
 	doc = pb.page(t, formPath, http.StatusOK)

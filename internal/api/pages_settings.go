@@ -157,22 +157,30 @@ func (s *Server) handleTest(kind testKind) http.HandlerFunc {
 			s.redirectBack(w, r, views.SettingsURL, views.FlashError, label+": "+s.userMessage(r, err))
 			return
 		}
-		took := " (" + views.FormatDuration(time.Duration(res.TookMillis*float64(time.Millisecond))) + ")"
-		result := views.TestResult{OK: res.OK, At: time.Now()}
-		if res.OK {
-			result.Message = s.testPassed(ctx, kind, name) + took
-		} else {
-			// A probe's error names what failed and never holds a URL or
-			// a secret (lifeboat.ProbeResult); it is the point of the test.
-			result.Message = truncate(res.Error, 300) + took
-		}
-		s.testResults.set(kind, name, result)
+		result := s.recordTest(ctx, kind, name, res)
 		if res.OK {
 			s.redirectBack(w, r, views.SettingsURL, views.FlashOK, label+": "+result.Message)
 		} else {
 			s.redirectBack(w, r, views.SettingsURL, views.FlashError, label+": test failed: "+result.Message)
 		}
 	}
+}
+
+// recordTest keeps a test's result for the settings page, whether the
+// page's button or the API ran it (TestStorage, TestNotifier), and returns
+// it.
+func (s *Server) recordTest(ctx context.Context, kind testKind, name string, res lifeboat.ProbeResult) views.TestResult {
+	took := " (" + views.FormatDuration(time.Duration(res.TookMillis*float64(time.Millisecond))) + ")"
+	result := views.TestResult{OK: res.OK, At: time.Now()}
+	if res.OK {
+		result.Message = s.testPassed(ctx, kind, name) + took
+	} else {
+		// A probe's error names what failed and never holds a URL or a
+		// secret (lifeboat.ProbeResult); it is the point of the test.
+		result.Message = truncate(res.Error, 300) + took
+	}
+	s.testResults.set(kind, name, result)
+	return result
 }
 
 // testPassed says what a passed test proved.

@@ -44,6 +44,8 @@ type pagesBundle struct {
 	good, bad int64
 	// logs is everything the server logged.
 	logs *testenv.SyncBuffer
+	// token is an API token, for the API's own calls.
+	token string
 }
 
 // recorder is an HTTP receiver that keeps every body it gets.
@@ -86,7 +88,7 @@ func pagesSetup(t *testing.T) *pagesBundle {
 	hookSecret := "whsec_" + base64.StdEncoding.EncodeToString([]byte(testenv.RandomName("hook-secret-")))
 	doc := fmt.Sprintf(`database_url: ${STATE_URL}
 restore:
-  database_url: ${RESTORE_URL}
+  sandbox_dir: ${SANDBOX_DIR}
 encryption:
   age_identity_file: ./age.key
 storages:
@@ -118,7 +120,7 @@ targets:
     storage: main
     schedule: "@daily"
 `, testenv.RandomName("lb-"), s3.Endpoint, s3.Region, s3.AccessKey, pb.chat.URL, chatToken, pb.hook.URL, hookToken)
-	env := map[string]string{"STATE_URL": stateURL, "RESTORE_URL": testenv.PGURL(t), "SOURCE_URL": sourceURL,
+	env := map[string]string{"STATE_URL": stateURL, "SANDBOX_DIR": testenv.SandboxDir(t), "SOURCE_URL": sourceURL,
 		"S3_SECRET": s3.SecretKey, "HOOK_SECRET": hookSecret, "PG_BIN_DIR": os.Getenv("PG_BIN_DIR")}
 	pb.logs = &testenv.SyncBuffer{}
 	w := lbtest.Wire(t, stateURL, doc, dir, env, pb.logs)
@@ -147,7 +149,7 @@ targets:
 		Health: w.Store, Pages: w.Store, TargetSource: app.NewAPICatalog(cat), Retrier: pb.runner,
 		Deliveries: pb.runner, Backups: pb.runner, Catalog: app.NewAPICatalog(cat), Dashboard: app.Dashboard{Config: cat.Config}}
 	srv, token := serveAPI(t, s, w.Store)
-	pb.srv = srv
+	pb.srv, pb.token = srv, token
 	pb.b = browser(t)
 	resp := postForm(t, pb.b, srv.URL+"/login", url.Values{"secret": {token}}, nil)
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
@@ -444,6 +446,19 @@ func TestDashboardPages(t *testing.T) {
 	})
 
 	t.Run("test buttons", func(t *testing.T) {
+		// A test run through the API shows on Settings too.
+		doc := pb.page(t, "/settings", http.StatusOK)
+		require.Contains(t, text(mustTestID(t, mustTestID(t, doc, "notifier-chat"), "test-result")), "not tested")
+		req, err := http.NewRequest(http.MethodPost, pb.srv.URL+"/api/v1/notifiers/chat/test", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+pb.token)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		doc = pb.page(t, "/settings", http.StatusOK)
+		require.Contains(t, text(mustTestID(t, mustTestID(t, doc, "notifier-chat"), "test-result")), "passed")
+
 		for _, st := range []string{"main", "vault"} {
 			loc := pb.action(t, "/settings/storages/"+st+"/test", "/settings")
 			require.Equal(t, "/settings", loc)
@@ -456,7 +471,7 @@ func TestDashboardPages(t *testing.T) {
 		require.Contains(t, strings.Join(pb.chat.received(), "\n"), "test message")
 		pb.action(t, "/settings/notifiers/hook/test", "/settings")
 		require.Contains(t, strings.Join(pb.hook.received(), "\n"), `"lifeboat.test"`)
-		doc := pb.page(t, "/settings", http.StatusOK)
+		doc = pb.page(t, "/settings", http.StatusOK)
 		require.Contains(t, text(mustTestID(t, mustTestID(t, doc, "notifier-hook"), "test-result")), "passed")
 
 		// A notifier nobody answers: the test fails and says why.

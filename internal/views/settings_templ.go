@@ -45,7 +45,7 @@ func SettingsPage(v SettingsView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if len(v.Storages) == 0 {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<p class=\"muted\" data-testid=\"no-storages\">No storages configured: add one under <code>storages:</code> in the config file.</p>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<p class=\"muted\" data-testid=\"no-storages\">No storages configured: add one under <code>storages:</code> in the config file, or with the API (<code>POST /api/v1/storages</code>).</p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -161,7 +161,7 @@ func SettingsPage(v SettingsView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if len(v.Notifiers) == 0 {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "<p class=\"muted\" data-testid=\"no-notifiers\">No notifiers configured: add one under <code>notifiers:</code> in the config file (kinds: slack, heartbeat, webhook).</p>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "<p class=\"muted\" data-testid=\"no-notifiers\">No notifiers configured: add one under <code>notifiers:</code> in the config file, or with the API (<code>POST /api/v1/notifiers</code>; kinds: slack, heartbeat, webhook).</p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
