@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -50,6 +51,13 @@ func TestRiverUIBehindTheSession(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
 	require.Contains(t, resp.Header.Get("Content-Type"), "text/html")
 	require.Contains(t, body, "/riverui/", "its assets are under the prefix")
+	require.Contains(t, body, `data-testid="riverui-back"`, "a way back to lifeboat")
+	require.Contains(t, body, `href="/"`)
+	require.Equal(t, strconv.Itoa(len(body)), resp.Header.Get("Content-Length"))
+	// Dashboard pages link to it.
+	resp, body = read("/runs")
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	require.Contains(t, body, `data-testid="nav-riverui"`)
 	resp, body = read("/riverui/api/queues")
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
 	require.True(t, strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json"), resp.Header.Get("Content-Type"))
