@@ -52,8 +52,8 @@ func TestEvidencePage(t *testing.T) {
 			Runs: []lifeboat.EvidenceRun{{ID: 41, Trigger: lifeboat.TriggerSchedule, Status: lifeboat.RunSucceeded, CreatedAt: t0,
 				FinishedAt: &fin, BackupAt: &t0, RestoreSeconds: &secs,
 				Artifact: &lifeboat.Artifact{Storage: "main", Key: "shop/2026/11/23/41.dump.zst.age", SHA256: strings.Repeat("ab", 32)},
-				Checks: []lifeboat.CheckResult{{Name: "rows public.orders", Builtin: true, Passed: true, Expected: "3000", Observed: "3000"}},
-				Gates:  []lifeboat.CheckResult{{Name: "gate: total rows", Builtin: true, Passed: true, Expected: "a drop of at most 20 %", Observed: "all tables: 3 500 → 3 510 rows (+0.28 %) since run #40"}}}}}}}
+				Checks:   []lifeboat.CheckResult{{Name: "rows public.orders", Builtin: true, Passed: true, Expected: "3000", Observed: "3000"}},
+				Gates:    []lifeboat.CheckResult{{Name: "gate: total rows", Builtin: true, Passed: true, Expected: "a drop of at most 20 %", Observed: "all tables: 3 500 → 3 510 rows (+0.28 %) since run #40"}}}}}}}
 	sig := lifeboat.EvidenceSignature{Algorithm: "ed25519", KeyID: "0123456789abcdef", PublicKey: "cHVibGlj", Value: "c2ln"}
 	doc, _ := renderPage(t, views.EvidencePage(views.EvidenceView{Page: page(views.NavRuns), Target: "shop", Report: rep,
 		Signature: sig, From: "2026-11-22", Until: "2026-11-25"}))
