@@ -41,8 +41,32 @@ type Restore struct {
 
 // Encryption holds the age identity (for restore) and recipients (for backup).
 type Encryption struct {
-	AgeIdentityFile string   `yaml:"age_identity_file"`
-	AgeRecipients   []string `yaml:"age_recipients"`
+	AgeIdentityFile string `yaml:"age_identity_file"`
+	// AgeIdentityFiles rotates keys: the first file is the current identity
+	// (new backups go to its recipients), the others are older ones kept so
+	// the backups made with them still restore. Instead of AgeIdentityFile.
+	AgeIdentityFiles []string `yaml:"age_identity_files"`
+	AgeRecipients    []string `yaml:"age_recipients"`
+}
+
+// CurrentIdentityFile is the identity new backups are encrypted to
+// ("": none configured).
+func (e Encryption) CurrentIdentityFile() string {
+	if e.AgeIdentityFile == "" && len(e.AgeIdentityFiles) > 0 {
+		return e.AgeIdentityFiles[0]
+	}
+	return e.AgeIdentityFile
+}
+
+// identityFiles lists every configured identity file with its field path.
+func (e Encryption) identityFiles() (paths, files []string) {
+	if e.AgeIdentityFile != "" {
+		paths, files = append(paths, "encryption.age_identity_file"), append(files, e.AgeIdentityFile)
+	}
+	for i, f := range e.AgeIdentityFiles {
+		paths, files = append(paths, indexPath("encryption.age_identity_files", i)), append(files, f)
+	}
+	return paths, files
 }
 
 // Storage is where backup objects live.
@@ -59,7 +83,20 @@ type Storage struct {
 	SecretAccessKeyFile string `yaml:"secret_access_key_file"`
 	CAFile              string `yaml:"ca_file"` // extra CA for a self-hosted endpoint over TLS
 	PartSizeMB          int    `yaml:"part_size_mb"`
+	// ObjectLock writes every object (s3 only) under S3 Object Lock.
+	ObjectLock ObjectLock `yaml:"object_lock"`
 }
+
+// ObjectLock is an S3 Object Lock retention: objects cannot be deleted or
+// overwritten for Days after they are written (governance: except by a
+// user allowed to bypass it; compliance: by nobody). Zero: no lock.
+type ObjectLock struct {
+	Mode string `yaml:"mode"` // governance | compliance
+	Days int    `yaml:"days"`
+}
+
+// Enabled reports whether a lock is configured.
+func (l ObjectLock) Enabled() bool { return l.Mode != "" || l.Days != 0 }
 
 // Outbound restricts which addresses user-supplied URLs may reach.
 type Outbound struct {
@@ -108,6 +145,22 @@ type Target struct {
 	// signatures made with it (several, space-separated, for rotation).
 	TriggerSecret     string `yaml:"trigger_secret"`
 	TriggerSecretFile string `yaml:"trigger_secret_file"`
+	// Storages writes every backup to several storages, each copy read back
+	// and checked (3-2-1); the first is the primary. Instead of Storage,
+	// which validation sets to the first of them.
+	Storages []string `yaml:"storages"`
+}
+
+// StorageNames lists the storages the target's backups are written to, the
+// primary first.
+func (t *Target) StorageNames() []string {
+	if len(t.Storages) > 0 {
+		return t.Storages
+	}
+	if t.Storage == "" {
+		return nil
+	}
+	return []string{t.Storage}
 }
 
 // Retention is a target's grandfather-father-son policy. Only verified

@@ -23,6 +23,9 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/verify"
 )
 
+// maxLockDays bounds object_lock.days (S3 allows up to 100 years).
+const maxLockDays = 36500
+
 // Defaults applied by Parse to fields left empty.
 const (
 	DefaultRestoreJobs     = 2
@@ -186,7 +189,8 @@ func (c *Config) Notifier(name string) (*Notifier, bool) {
 }
 
 // Recipients returns the age recipients backups are encrypted to: the one
-// derived from each identity in encryption.age_identity_file, then each of
+// derived from each identity in the current identity file
+// (encryption.age_identity_file, or the first of age_identity_files), then each of
 // encryption.age_recipients, without duplicates; and their string forms
 // (age1…) for the manifest. The identity file is read on every call.
 func (c *Config) Recipients() ([]age.Recipient, []string, error) {
@@ -204,10 +208,11 @@ func (c *Config) Recipients() ([]age.Recipient, []string, error) {
 		recipients = append(recipients, r)
 		names = append(names, s)
 	}
-	if file := c.Encryption.AgeIdentityFile; file != "" {
-		ids, err := readIdentityFile(file)
+	if paths, files := c.Encryption.identityFiles(); len(files) > 0 {
+		// Only the current (first) identity: older ones only decrypt.
+		ids, err := readIdentityFile(files[0])
 		if err != nil {
-			return nil, nil, &FieldError{Path: "encryption.age_identity_file", Msg: err.Error(), err: err}
+			return nil, nil, &FieldError{Path: paths[0], Msg: err.Error(), err: err}
 		}
 		for _, id := range ids {
 			add(id.Recipient())
@@ -226,20 +231,23 @@ func (c *Config) Recipients() ([]age.Recipient, []string, error) {
 	return recipients, names, nil
 }
 
-// Identities returns the age identities that decrypt backups, read from
-// encryption.age_identity_file on every call.
+// Identities returns the age identities that decrypt backups, current and
+// older, read from encryption.age_identity_file or every file of
+// encryption.age_identity_files on every call.
 func (c *Config) Identities() ([]age.Identity, error) {
-	file := c.Encryption.AgeIdentityFile
-	if file == "" {
+	paths, files := c.Encryption.identityFiles()
+	if len(files) == 0 {
 		return nil, &FieldError{Path: "encryption.age_identity_file", Msg: "required to restore"}
 	}
-	ids, err := readIdentityFile(file)
-	if err != nil {
-		return nil, &FieldError{Path: "encryption.age_identity_file", Msg: err.Error(), err: err}
-	}
-	out := make([]age.Identity, len(ids))
-	for i, id := range ids {
-		out[i] = id
+	var out []age.Identity
+	for i, file := range files {
+		ids, err := readIdentityFile(file)
+		if err != nil {
+			return nil, &FieldError{Path: paths[i], Msg: err.Error(), err: err}
+		}
+		for _, id := range ids {
+			out = append(out, id)
+		}
 	}
 	return out, nil
 }
@@ -582,6 +590,9 @@ func absPath(baseDir, p string) string {
 func (c *Config) resolvePaths(baseDir string) {
 	c.Dashboard.AdminPasswordFile = absPath(baseDir, c.Dashboard.AdminPasswordFile)
 	c.Encryption.AgeIdentityFile = absPath(baseDir, c.Encryption.AgeIdentityFile)
+	for i, f := range c.Encryption.AgeIdentityFiles {
+		c.Encryption.AgeIdentityFiles[i] = absPath(baseDir, f)
+	}
 	c.Evidence.SigningKeyFile = absPath(baseDir, c.Evidence.SigningKeyFile)
 	c.Restore.SpoolDir = absPath(baseDir, c.Restore.SpoolDir)
 	for i := range c.Storages {
@@ -818,12 +829,20 @@ func (v *validator) name(path, name string, seen map[string]bool) {
 }
 
 func (v *validator) encryption(e *Encryption) {
-	if e.AgeIdentityFile == "" && len(e.AgeRecipients) == 0 {
+	if e.AgeIdentityFile == "" && len(e.AgeIdentityFiles) == 0 && len(e.AgeRecipients) == 0 {
 		v.p.check("encryption", "set age_identity_file, age_recipients, or both")
 	}
-	if e.AgeIdentityFile != "" {
-		if _, err := readIdentityFile(e.AgeIdentityFile); err != nil {
-			v.p.check("encryption.age_identity_file", "%v", err)
+	if e.AgeIdentityFile != "" && len(e.AgeIdentityFiles) > 0 {
+		v.p.check("encryption.age_identity_files", "age_identity_file is also set; use one or the other (list the current identity first)")
+	}
+	paths, files := e.identityFiles()
+	for i, file := range files {
+		if file == "" {
+			v.p.check(paths[i], "empty path")
+			continue
+		}
+		if _, err := readIdentityFile(file); err != nil {
+			v.p.check(paths[i], "%v", err)
 		}
 	}
 	for i, r := range e.AgeRecipients {
@@ -857,9 +876,21 @@ func (v *validator) storage(path string, s *Storage, names map[string]bool) {
 		if s.CAFile != "" {
 			v.caFile(fieldPath(path, "ca_file"), s.CAFile)
 		}
+		if l := s.ObjectLock; l.Enabled() {
+			lp := fieldPath(path, "object_lock")
+			if mp := fieldPath(lp, "mode"); l.Mode != "governance" && l.Mode != "compliance" {
+				v.p.check(mp, "unknown mode %s: want governance or compliance", v.fromEnv.show(mp, l.Mode))
+			}
+			if l.Days < 1 || l.Days > maxLockDays {
+				v.p.check(fieldPath(lp, "days"), "must be between 1 and %d, got %d", maxLockDays, l.Days)
+			}
+		}
 	case "fs":
 		if s.Path == "" {
 			v.p.check(fieldPath(path, "path"), "required for kind fs")
+		}
+		if s.ObjectLock.Enabled() {
+			v.p.check(fieldPath(path, "object_lock"), "only s3 storages have Object Lock")
 		}
 	case "":
 		v.p.check(kindPath, "required: %s", storageKindsMessage)
@@ -908,10 +939,29 @@ func (v *validator) target(path string, t *Target, c *Config, names map[string]b
 	v.postgresURL(fieldPath(path, "database_url"), t.DatabaseURL)
 
 	storagePath := fieldPath(path, "storage")
-	if t.Storage == "" {
+	switch {
+	case len(t.Storages) > 0:
+		if t.Storage != "" {
+			v.p.check(fieldPath(path, "storages"), "storage is also set; use one or the other (the first of storages is the primary)")
+		}
+		seen := map[string]bool{}
+		for i, name := range t.Storages {
+			p := indexPath(fieldPath(path, "storages"), i)
+			if _, ok := c.Storage(name); !ok && !v.storageNamesUnknown {
+				v.p.check(p, "no storage named %s", v.fromEnv.show(p, name))
+			} else if seen[name] {
+				v.p.check(p, "%s is listed twice", v.fromEnv.show(p, name))
+			}
+			seen[name] = true
+		}
+		// Code that needs one storage reads the primary.
+		t.Storage = t.Storages[0]
+	case t.Storage == "":
 		v.p.check(storagePath, "required")
-	} else if _, ok := c.Storage(t.Storage); !ok && !v.storageNamesUnknown {
-		v.p.check(storagePath, "no storage named %s", v.fromEnv.show(storagePath, t.Storage))
+	default:
+		if _, ok := c.Storage(t.Storage); !ok && !v.storageNamesUnknown {
+			v.p.check(storagePath, "no storage named %s", v.fromEnv.show(storagePath, t.Storage))
+		}
 	}
 
 	listed := map[string]bool{}
