@@ -203,7 +203,6 @@ url() { lb_pg_url "$PG_PASS" "$PG_PORT" "$1"; }
 		echo "# written by scripts/demo.sh at every run; deploy/config.yaml is expanded from it"
 		printf '%s=%q\n' \
 			LIFEBOAT_DATABASE_URL "$(url lifeboat)" \
-			LIFEBOAT_RESTORE_DATABASE_URL "$(url postgres)" \
 			DEMO_SHOP_DATABASE_URL "$(url "$TARGET")" \
 			DEMO_RESTORE_DATABASE_URL "$(url "$RESTORE_DB")" \
 			LIFEBOAT_AGE_IDENTITY_FILE "$AGE_KEY" \

@@ -80,6 +80,10 @@ lb_s3_start "$S3_TLS_PORT" "$TMP/s3/data-tls" "$S3_TLS_LOG" "$TMP/s3/tls.pid" "$
 export LIFEBOAT_TEST_PG_URL
 LIFEBOAT_TEST_PG_URL="$(lb_pg_url "$PG_PASS" "$PG_PORT" postgres)"
 export LIFEBOAT_TEST_PG_BIN="$PG_BIN"
+# Sandboxes (restore.mode: sandbox) of every test process, with their shared
+# templates; the postgres user must reach it when tests run as root.
+export LIFEBOAT_TEST_SANDBOX_DIR="$TMP/sandbox"
+mkdir -m 711 "$LIFEBOAT_TEST_SANDBOX_DIR"
 export PG_BIN_DIR="$PG_BIN"
 export LIFEBOAT_TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
 export LIFEBOAT_TEST_S3_TLS_ENDPOINT="https://127.0.0.1:$S3_TLS_PORT"

@@ -92,7 +92,7 @@ func (f *fixture) config(t *testing.T, stateURL, checks string) string {
 	t.Helper()
 	return fmt.Sprintf(`database_url: %q
 restore:
-  database_url: %q
+  sandbox_dir: %q
 encryption:
   age_identity_file: ./age.key
 storages:
@@ -103,7 +103,7 @@ targets:
     storage: main
     checks:
 %s
-`, stateURL, testenv.PGURL(t), f.sourceURL, checks)
+`, stateURL, testenv.SandboxDir(t), f.sourceURL, checks)
 }
 
 // writeConfig writes doc into the fixture's folder and returns its path.

@@ -85,7 +85,7 @@ func seededDashboard(b *testing.B, runs int) (string, *http.Client, cpuMeter) {
 	require.NoError(b, os.WriteFile(filepath.Join(dir, "age.key"), []byte(id.String()+"\n"), 0o600))
 
 	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "database_url: %q\nrestore:\n  database_url: %q\nencryption:\n  age_identity_file: ./age.key\n", stateURL, testenv.PGURL(b))
+	fmt.Fprintf(&cfg, "database_url: %q\nrestore:\n  sandbox_dir: %q\nencryption:\n  age_identity_file: ./age.key\n", stateURL, testenv.SandboxDir(b))
 	cfg.WriteString("storages:\n  - {name: main, kind: fs, path: ./backups}\ntargets:\n")
 	for _, t := range benchseed.TargetNames[:10] {
 		// Never connected to: no workers run.

@@ -43,7 +43,7 @@ func setup(t *testing.T) *testBundle {
 	testenv.WriteAgeKey(t, dir)
 	doc := `database_url: ${STATE_URL}
 restore:
-  database_url: ${RESTORE_URL}
+  sandbox_dir: ${SANDBOX_DIR}
 encryption:
   age_identity_file: ./age.key
 storages:
@@ -57,7 +57,7 @@ targets:
     checks:
       - {name: customers exist, sql: "SELECT count(*) FROM customers", expect: ">= 500"}
 `
-	env := map[string]string{"STATE_URL": stateURL, "RESTORE_URL": testenv.PGURL(t), "SOURCE_URL": sourceURL,
+	env := map[string]string{"STATE_URL": stateURL, "SANDBOX_DIR": testenv.SandboxDir(t), "SOURCE_URL": sourceURL,
 		"PG_BIN_DIR": os.Getenv("PG_BIN_DIR")}
 	w := lbtest.Wire(t, stateURL, doc, dir, env, &testenv.SyncBuffer{})
 	st, pool, log := w.Store, w.Pool, w.Log

@@ -53,7 +53,7 @@ func backupSetup(t *testing.T, s3 bool) *backupBundle {
 	}
 	doc := `database_url: ${STATE_URL}
 restore:
-  database_url: ${RESTORE_URL}
+  sandbox_dir: ${SANDBOX_DIR}
 encryption:
   age_identity_file: ./age.key
 storages:
@@ -63,7 +63,7 @@ targets:
     database_url: ${SOURCE_URL}
     storage: main
 `
-	env := map[string]string{"STATE_URL": stateURL, "RESTORE_URL": testenv.PGURL(t), "SOURCE_URL": sourceURL,
+	env := map[string]string{"STATE_URL": stateURL, "SANDBOX_DIR": testenv.SandboxDir(t), "SOURCE_URL": sourceURL,
 		"S3_SECRET": os.Getenv("LIFEBOAT_TEST_S3_SECRET_KEY"), "PG_BIN_DIR": os.Getenv("PG_BIN_DIR")}
 	w := lbtest.Wire(t, stateURL, doc, dir, env, &testenv.SyncBuffer{})
 	runner, err := jobs.New(w.Deps, jobs.Options{Workers: 2})

@@ -67,7 +67,7 @@ func deliverySetup(t *testing.T) *deliveryBundle {
 	testenv.WriteAgeKey(t, dir)
 	doc := `database_url: ${STATE_URL}
 restore:
-  database_url: ${RESTORE_URL}
+  sandbox_dir: ${SANDBOX_DIR}
 encryption:
   age_identity_file: ./age.key
 storages:
@@ -82,7 +82,7 @@ targets:
     storage: main
     notify: [hook]
 `
-	env := map[string]string{"STATE_URL": stateURL, "RESTORE_URL": testenv.PGURL(t),
+	env := map[string]string{"STATE_URL": stateURL, "SANDBOX_DIR": testenv.SandboxDir(t),
 		"HOOK_URL": rec.URL + deliveryPath, "HOOK_SECRET": deliverySecret, "PG_BIN_DIR": os.Getenv("PG_BIN_DIR")}
 	w := lbtest.Wire(t, stateURL, doc, dir, env, &testenv.SyncBuffer{})
 	runner, err := jobs.New(w.Deps, jobs.Options{Workers: 2})

@@ -66,7 +66,7 @@ func setupLive(t *testing.T, o liveOptions) *liveBundle {
 	testenv.WriteAgeKey(t, dir)
 	doc := fmt.Sprintf(`database_url: ${STATE_URL}
 restore:
-  database_url: ${RESTORE_URL}
+  sandbox_dir: ${SANDBOX_DIR}
 encryption:
   age_identity_file: ./age.key
 storages:
@@ -88,7 +88,7 @@ targets:
     checks:
       - {name: a million customers, sql: "SELECT count(*) FROM customers", expect: ">= 1000000"}
 `, chat.URL+"/hook")
-	env := map[string]string{"STATE_URL": b.stateURL, "RESTORE_URL": testenv.PGURL(t), "SOURCE_URL": sourceURL,
+	env := map[string]string{"STATE_URL": b.stateURL, "SANDBOX_DIR": testenv.SandboxDir(t), "SOURCE_URL": sourceURL,
 		"PG_BIN_DIR": os.Getenv("PG_BIN_DIR")}
 	w := lbtest.Wire(t, b.stateURL, doc, dir, env, &testenv.SyncBuffer{})
 	b.store = w.Store

@@ -79,6 +79,7 @@ func setupRuns(t *testing.T, o runsOptions) *runsBundle {
 base_url: http://lifeboat.test
 restore:
   database_url: ${RESTORE_URL}
+  allow_superuser: true # the tests reach into scratch databases on the test cluster
 encryption:
   age_identity_file: ./age.key
 storages:
@@ -708,7 +709,7 @@ func TestCancelDuringBackup(t *testing.T) {
 	objs, err := b.blobs.List(ctx, "")
 	require.NoError(t, err)
 	require.Empty(t, objs, "no object and no manifest")
-	requireScratchGone(t, run.ID)
+	b.requireScratchGone(t, run.ID)
 	chat := b.chat.received()
 	require.Len(t, chat, 1)
 	require.Contains(t, chat[0], "canceled")
@@ -733,14 +734,15 @@ func TestCancelDuringRestore(t *testing.T) {
 	t.Parallel()
 	reached := make(chan int64, 1)
 	pgURL := testenv.PGURL(t)
-	b := setupRuns(t, runsOptions{afterStage: func(ctx context.Context, runID int64, stage lifeboat.StageName) error {
+	var b *runsBundle
+	b = setupRuns(t, runsOptions{afterStage: func(ctx context.Context, runID int64, stage lifeboat.StageName) error {
 		if stage != lifeboat.StageRestore {
 			return nil
 		}
 		reached <- runID
 		<-ctx.Done() // until canceled
 		time.Sleep(time.Second)
-		scratch := pgtool.ScratchName(runID)
+		scratch := b.scratchName(t, runID)
 		if err := pgtool.DropDatabase(context.Background(), pgURL, scratch); err != nil {
 			return err
 		}
@@ -757,7 +759,7 @@ func TestCancelDuringRestore(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("the restore stage never finished its work")
 	}
-	ok, err := pgtool.DatabaseExists(context.Background(), testenv.PGURL(t), pgtool.ScratchName(run.ID))
+	ok, err := pgtool.DatabaseExists(context.Background(), testenv.PGURL(t), b.scratchName(t, run.ID))
 	require.NoError(t, err)
 	require.True(t, ok, "the scratch database exists while restore holds")
 
@@ -776,7 +778,7 @@ func TestCancelDuringRestore(t *testing.T) {
 	eventually(t, 30*time.Second, func() bool {
 		return b.queryInt(t, `SELECT count(*) FROM river_job WHERE kind = 'lifeboat.restore' AND finalized_at IS NOT NULL`) == 1
 	}, "the restore job to end")
-	requireScratchGone(t, run.ID)
+	b.requireScratchGone(t, run.ID)
 	require.Len(t, b.chat.received(), 1)
 	require.EqualValues(t, 0, b.queryInt(t, `SELECT count(*) FROM river_job WHERE kind = 'lifeboat.verify'`))
 }
@@ -803,9 +805,17 @@ func pgDumpsOf(t *testing.T, db string) []string {
 	return out
 }
 
-func requireScratchGone(t *testing.T, runID int64) {
+// scratchName is run id's scratch database on the test cluster.
+func (b *runsBundle) scratchName(t *testing.T, runID int64) string {
 	t.Helper()
-	ok, err := pgtool.DatabaseExists(context.Background(), testenv.PGURL(t), pgtool.ScratchName(runID))
+	inst, err := b.store.InstallationID(context.Background())
+	require.NoError(t, err)
+	return pgtool.ScratchName(inst, runID)
+}
+
+func (b *runsBundle) requireScratchGone(t *testing.T, runID int64) {
+	t.Helper()
+	ok, err := pgtool.DatabaseExists(context.Background(), testenv.PGURL(t), b.scratchName(t, runID))
 	require.NoError(t, err)
 	require.False(t, ok, "scratch database of run %d must be dropped", runID)
 }

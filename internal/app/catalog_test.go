@@ -24,7 +24,7 @@ func TestCatalogReachesEveryProcess(t *testing.T) {
 	testenv.WriteAgeKey(t, dir)
 	doc := `database_url: ${STATE_URL}
 restore:
-  database_url: ${RESTORE_URL}
+  sandbox_dir: ${SANDBOX_DIR}
 encryption:
   age_identity_file: ./age.key
 storages:
@@ -32,7 +32,7 @@ storages:
 targets:
   - {name: app, database_url: "postgres://u@h/app", storage: main}
 `
-	env := map[string]string{"STATE_URL": stateURL, "RESTORE_URL": testenv.PGURL(t)}
+	env := map[string]string{"STATE_URL": stateURL, "SANDBOX_DIR": testenv.SandboxDir(t)}
 	ctx := context.Background()
 	open := func() (*lbapp.Catalog, *jobs.Runner) {
 		w := lbtest.Wire(t, stateURL, doc, dir, env, &testenv.SyncBuffer{})

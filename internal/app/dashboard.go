@@ -60,5 +60,5 @@ func (d Dashboard) Notifiers(context.Context) ([]views.NotifierRow, error) {
 // (not secret: the key is in the file), for the pages' restore commands;
 // "" when none is configured.
 func (d Dashboard) AgeIdentityFile(context.Context) string {
-	return d.Config().Encryption.CurrentIdentityFile()
+	return d.Config().Encryption.AgeIdentityFile
 }

@@ -30,14 +30,43 @@ type Dashboard struct {
 // MinAdminPassword is the shortest admin password accepted.
 const MinAdminPassword = 12
 
-// Restore describes the server that hosts scratch databases.
+// Restore says where runs restore and verify. In sandbox mode (the
+// default) every run gets a throw-away PostgreSQL cluster of its own; in
+// server mode scratch databases live on DatabaseURL's server, reached as a
+// non-superuser role.
 type Restore struct {
+	// Mode is "sandbox" (default when DatabaseURL is empty) or "server".
+	Mode        string `yaml:"mode"`
 	DatabaseURL string `yaml:"database_url"`
-	// Jobs is pg_restore's -j; default 2.
+	// ReaderURL is, in server mode, the read-only role counts and checks
+	// connect as (pg_read_all_data, BYPASSRLS); the same server as DatabaseURL.
+	ReaderURL string `yaml:"reader_url"`
+	// AllowSuperuser accepts a superuser (or a server-file/program role) as
+	// the server mode's role: the explicit opt-in for people who accept that
+	// a hostile dump may take over the restore server. Warned on every run.
+	AllowSuperuser bool `yaml:"allow_superuser"`
+	// Jobs is pg_restore's -j; default: the number of CPUs, from 2 to 8.
 	Jobs int `yaml:"jobs"`
 	// SpoolDir holds the decrypted dump while pg_restore -j reads it; default os.TempDir().
 	SpoolDir string `yaml:"spool_dir"`
+	// SandboxDir holds sandbox clusters; default $TMPDIR/lifeboat-sandbox.
+	SandboxDir string `yaml:"sandbox_dir"`
+	// SandboxUser is the OS user sandboxes run as when lifeboat runs as
+	// root; default postgres.
+	SandboxUser string `yaml:"sandbox_user"`
+	// MaintenanceWorkMem is the sandbox's maintenance_work_mem (e.g. 1GB);
+	// default: an eighth of the machine's memory shared by the restore jobs.
+	MaintenanceWorkMem string `yaml:"maintenance_work_mem"`
 }
+
+// Restore modes.
+const (
+	RestoreSandbox = "sandbox"
+	RestoreServer  = "server"
+)
+
+// Sandboxed reports whether runs restore into a sandbox.
+func (r Restore) Sandboxed() bool { return r.Mode != RestoreServer }
 
 // Encryption holds the age identity (for restore) and recipients (for backup).
 type Encryption struct {

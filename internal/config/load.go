@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +23,12 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/schedule"
 	"github.com/lifeboat-dev/lifeboat/internal/verify"
 )
+
+// DefaultJobs is restore.jobs when unset: one pg_restore job per CPU, from
+// DefaultRestoreJobs to 8.
+func DefaultJobs() int { return min(max(runtime.NumCPU(), DefaultRestoreJobs), 8) }
+
+var memSizeRe = regexp.MustCompile(`^[1-9][0-9]*(kB|MB|GB|TB)$`)
 
 // maxLockDays bounds object_lock.days (S3 allows up to 100 years).
 const maxLockDays = 36500
@@ -389,6 +396,19 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.SetInt(int64(i))
+	case v.Kind() == reflect.Bool:
+		s, ok := d.scalar(n, path, "true or false")
+		if !ok {
+			return
+		}
+		switch strings.TrimSpace(s) {
+		case "true":
+			v.SetBool(true)
+		case "false":
+			v.SetBool(false)
+		default:
+			d.p.add(path, "want true or false, got %s", d.fromEnv.show(path, s))
+		}
 	case v.Kind() == reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			d.p.add(path, "want a list, got %s", describe(n))
@@ -594,7 +614,11 @@ func (c *Config) resolvePaths(baseDir string) {
 		c.Encryption.AgeIdentityFiles[i] = absPath(baseDir, f)
 	}
 	c.Evidence.SigningKeyFile = absPath(baseDir, c.Evidence.SigningKeyFile)
+	for i, f := range c.Encryption.AgeIdentityFiles {
+		c.Encryption.AgeIdentityFiles[i] = absPath(baseDir, f)
+	}
 	c.Restore.SpoolDir = absPath(baseDir, c.Restore.SpoolDir)
+	c.Restore.SandboxDir = absPath(baseDir, c.Restore.SandboxDir)
 	for i := range c.Storages {
 		s := &c.Storages[i]
 		s.Path = absPath(baseDir, s.Path)
@@ -672,7 +696,16 @@ func readSecretFile(p *problems, parent, field string, value *string, file strin
 
 func (c *Config) applyDefaults() {
 	if c.Restore.Jobs == 0 {
-		c.Restore.Jobs = DefaultRestoreJobs
+		c.Restore.Jobs = DefaultJobs()
+	}
+	if c.Restore.Mode == "" {
+		c.Restore.Mode = RestoreSandbox
+		if c.Restore.DatabaseURL != "" {
+			c.Restore.Mode = RestoreServer
+		}
+	}
+	if c.Restore.Mode == RestoreSandbox && c.Restore.SandboxDir == "" {
+		c.Restore.SandboxDir = filepath.Join(os.TempDir(), "lifeboat-sandbox")
 	}
 	for i := range c.Notifiers {
 		if n := &c.Notifiers[i]; n.Kind == "heartbeat" && n.Style == "" {
@@ -747,7 +780,28 @@ func (v *validator) config(c *Config) {
 		v.httpURL("base_url", c.BaseURL)
 	}
 
-	v.postgresURL("restore.database_url", c.Restore.DatabaseURL)
+	switch c.Restore.Mode {
+	case RestoreServer:
+		v.postgresURL("restore.database_url", c.Restore.DatabaseURL)
+		if c.Restore.ReaderURL != "" {
+			v.postgresURL("restore.reader_url", c.Restore.ReaderURL)
+		}
+	case RestoreSandbox:
+		if c.Restore.DatabaseURL != "" {
+			v.p.check("restore.database_url", "set only with restore.mode: server (the sandbox needs no server)")
+		}
+		if c.Restore.ReaderURL != "" {
+			v.p.check("restore.reader_url", "set only with restore.mode: server")
+		}
+		if c.Restore.AllowSuperuser {
+			v.p.check("restore.allow_superuser", "applies only to restore.mode: server (a sandbox's roles are never superusers)")
+		}
+	default:
+		v.p.check("restore.mode", "want sandbox or server, got %q", c.Restore.Mode)
+	}
+	if m := c.Restore.MaintenanceWorkMem; m != "" && !memSizeRe.MatchString(m) {
+		v.p.check("restore.maintenance_work_mem", "want a size such as 512MB or 2GB, got %q", m)
+	}
 	if c.Restore.Jobs < 1 {
 		v.p.check("restore.jobs", "must be at least 1, got %d", c.Restore.Jobs)
 	}

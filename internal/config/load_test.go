@@ -91,6 +91,7 @@ targets:
     timezone: Europe/Berlin
     row_counts: estimate
     stage_timeout: 90m
+    lock_timeout: 2m
     storage: local
 `
 
@@ -117,8 +118,9 @@ func TestParseFullConfig(t *testing.T) {
 	require.Equal(t, "127.0.0.1:9090", cfg.Listen)
 	require.Equal(t, "https://lifeboat.example.com", cfg.BaseURL)
 	require.Equal(t, Restore{
+		Mode:        RestoreServer, // database_url given
 		DatabaseURL: "postgres://postgres@127.0.0.1:5432/postgres",
-		Jobs:        DefaultRestoreJobs,
+		Jobs:        DefaultJobs(),
 		SpoolDir:    filepath.Join(dir, "spool"),
 	}, cfg.Restore)
 	require.Equal(t, Encryption{
@@ -145,7 +147,7 @@ func TestParseFullConfig(t *testing.T) {
 			DatabaseURL: "postgresql://app:app-pw@db:5432/app?sslmode=disable",
 			Schedule:    "0 3 * * *", Timezone: "UTC", Storage: "main",
 			Notify: []string{"ops-chat", "snitch"}, RowCounts: "exact",
-			StageTimeout: 6 * time.Hour, Overlap: "skip", Retention: defaultRetention,
+			StageTimeout: 6 * time.Hour, LockTimeout: 30 * time.Second, Overlap: "skip", Retention: defaultRetention,
 			Checks: []Check{
 				{Name: "users exist", SQL: "SELECT count(*) FROM users", Expect: ">= 1", Timeout: 60 * time.Second},
 				{Name: "fresh orders", SQL: "SELECT max(created_at) > now() - interval '2 days' FROM orders", Expect: "true", Timeout: 90 * time.Second},
@@ -156,7 +158,7 @@ func TestParseFullConfig(t *testing.T) {
 			DatabaseURL:     "postgres://billing:b-pw@db/billing",
 			DatabaseURLFile: billingURL,
 			Schedule:        "@daily", Timezone: "Europe/Berlin", Storage: "local",
-			RowCounts: "estimate", StageTimeout: 90 * time.Minute, Overlap: "skip", Retention: defaultRetention,
+			RowCounts: "estimate", StageTimeout: 90 * time.Minute, LockTimeout: 2 * time.Minute, Overlap: "skip", Retention: defaultRetention,
 		},
 	}, cfg.Targets)
 
@@ -368,7 +370,6 @@ storages: [{name: s, kind: s3, bucket: b, part_size_mb: 4}, {name: t, kind: s3, 
 				"database_url: required",
 				"listen: want host:port, such as 127.0.0.1:8080",
 				"base_url: want an http:// or https:// URL",
-				"restore.database_url: required",
 				"encryption: set age_identity_file, age_recipients, or both",
 			},
 		},
@@ -538,12 +539,13 @@ outbound: {allow: [10.0.0.0/8, 10.0.0.1, "::1/129"]}
 			yaml: minimal + `
 storages: [{name: main, kind: fs, path: /b}]
 targets:
-  - {name: app, database_url: "postgres://h/a", storage: main, timezone: Mars/Olympus, row_counts: guess, stage_timeout: -5m}
+  - {name: app, database_url: "postgres://h/a", storage: main, timezone: Mars/Olympus, row_counts: guess, stage_timeout: -5m, lock_timeout: 10us}
 `,
 			want: []string{
 				`targets[0].timezone: unknown time zone "Mars/Olympus": want an IANA name such as UTC or Europe/Berlin`,
 				`targets[0].row_counts: unknown mode "guess": want exact or estimate`,
 				"targets[0].stage_timeout: must be positive",
+				"targets[0].lock_timeout: must be at least 1ms",
 			},
 		},
 	}
@@ -579,7 +581,6 @@ func TestParseTopLevel(t *testing.T) {
 		_, err := Parse([]byte(yml), t.TempDir(), nil)
 		require.ElementsMatch(t, []string{
 			"database_url: required",
-			"restore.database_url: required",
 			"encryption: set age_identity_file, age_recipients, or both",
 		}, errorLines(t, err), "input %q", yml)
 	}
@@ -871,4 +872,32 @@ func TestParseDashboardAdminPassword(t *testing.T) {
 	_, err = Parse([]byte(minimal+"dashboard: {admin_password: short-pw}\n"), dir, nil)
 	require.Equal(t, []string{"dashboard.admin_password: must be at least 12 characters"}, errorLines(t, err))
 	require.NotContains(t, err.Error(), "short-pw")
+}
+
+func TestRestoreModes(t *testing.T) {
+	t.Parallel()
+	const head = "database_url: postgres://h/lifeboat\nencryption: {age_recipients: [age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p]}\n"
+	cfg, err := Parse([]byte(head), t.TempDir(), envOf(nil))
+	require.NoError(t, err)
+	require.Equal(t, RestoreSandbox, cfg.Restore.Mode, "no restore server: a sandbox")
+	require.True(t, cfg.Restore.Sandboxed())
+	require.Equal(t, filepath.Join(os.TempDir(), "lifeboat-sandbox"), cfg.Restore.SandboxDir)
+
+	cfg, err = Parse([]byte(head+"restore: {database_url: postgres://r/postgres, allow_superuser: true}\n"), t.TempDir(), envOf(nil))
+	require.NoError(t, err)
+	require.Equal(t, RestoreServer, cfg.Restore.Mode)
+	require.True(t, cfg.Restore.AllowSuperuser)
+
+	for doc, want := range map[string]string{
+		"restore: {mode: sandbox, database_url: postgres://r/postgres}": "restore.database_url: set only with restore.mode: server",
+		"restore: {mode: server}":               "restore.database_url: required",
+		"restore: {mode: cloud}":                `restore.mode: want sandbox or server, got "cloud"`,
+		"restore: {allow_superuser: yes}":       `restore.allow_superuser: want true or false, got "yes"`,
+		"restore: {allow_superuser: true}":      "restore.allow_superuser: applies only to restore.mode: server",
+		"restore: {maintenance_work_mem: lots}": `restore.maintenance_work_mem: want a size such as 512MB or 2GB, got "lots"`,
+		"restore: {mode: server, database_url: postgres://r/postgres, reader_url: nope}": "restore.reader_url:",
+	} {
+		_, err := Parse([]byte(head+doc+"\n"), t.TempDir(), envOf(nil))
+		require.ErrorContains(t, err, want, doc)
+	}
 }

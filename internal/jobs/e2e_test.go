@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -78,7 +79,11 @@ type options struct {
 	storage    storageKind
 	checks     string // YAML list items of checks, indented for the target
 	sourceURL  string // overrides the seeded source
-	restoreURL string // overrides the restore server
+	restoreURL string // restore.mode: server on this URL (default: a sandbox)
+	serverMode bool   // restore.mode: server as a fresh CREATEDB role
+	// superuser: restore.mode: server as the test cluster's superuser,
+	// with restore.allow_superuser (the janitor reads scratch ages with it).
+	superuser  bool
 	afterStage func(b *bundle, ctx context.Context, runID int64, stage lifeboat.StageName) error
 	rowCounts  string
 	// schedule, timezone and overlap go into the target as they are.
@@ -86,6 +91,7 @@ type options struct {
 	clock                       *fakeClock // injected as Deps.Now when set
 	noStart                     bool       // build the runner, don't work jobs
 	extraTarget                 string     // more YAML lines for the target
+	secondTarget                bool       // a second target "app2" like "app"
 }
 
 // fakeClock is an injectable clock tests move by hand.
@@ -120,6 +126,18 @@ type bundle struct {
 	logs      *testenv.SyncBuffer
 	deps      jobs.Deps
 	stateURL  string
+	// serverMode: scratch databases on the test cluster; else sandboxes
+	// under sandboxDir.
+	serverMode bool
+	sandboxDir string
+}
+
+// secondTargetYAML is target "app2", a copy of "app" without schedule.
+func secondTargetYAML(o options) string {
+	if !o.secondTarget {
+		return ""
+	}
+	return "  - {name: app2, database_url: \"${SOURCE_URL}\", storage: main, notify: [chat]}\n"
 }
 
 // scheduleYAML renders the options' schedule keys of the target.
@@ -147,8 +165,20 @@ func setup(t *testing.T, o options) *bundle {
 		testenv.Exec(t, b.sourceURL, testenv.SeedSQL)
 	}
 	restoreURL := o.restoreURL
-	if restoreURL == "" {
+	if restoreURL == "" && o.serverMode {
+		restoreURL = testenv.RestoreRoleURL(t)
+	}
+	if o.superuser {
 		restoreURL = b.pgURL
+	}
+	b.serverMode = restoreURL != ""
+	b.sandboxDir = testenv.SandboxDir(t)
+	restoreYAML := "restore:\n  sandbox_dir: ${SANDBOX_DIR}\n"
+	if b.serverMode {
+		restoreYAML = "restore:\n  database_url: ${RESTORE_URL}\n"
+		if o.superuser {
+			restoreYAML += "  allow_superuser: true\n"
+		}
 	}
 	dir := t.TempDir()
 	testenv.WriteAgeKey(t, dir)
@@ -176,9 +206,7 @@ func setup(t *testing.T, o options) *bundle {
 	}
 	yaml := fmt.Sprintf(`database_url: ${STATE_URL}
 base_url: http://lifeboat.test
-restore:
-  database_url: ${RESTORE_URL}
-encryption:
+%sencryption:
   age_identity_file: ./age.key
 storages:
   - %s
@@ -195,8 +223,8 @@ targets:
     row_counts: %s
 %s    checks:
 %s
-`, storage, b.chat.URL+"/hooks/chat", b.heartbeat.URL+"/ping", rowCounts, scheduleYAML(o), checks)
-	env := map[string]string{"STATE_URL": stateURL, "RESTORE_URL": restoreURL, "SOURCE_URL": b.sourceURL,
+%s`, restoreYAML, storage, b.chat.URL+"/hooks/chat", b.heartbeat.URL+"/ping", rowCounts, scheduleYAML(o), checks, secondTargetYAML(o))
+	env := map[string]string{"STATE_URL": stateURL, "RESTORE_URL": restoreURL, "SOURCE_URL": b.sourceURL, "SANDBOX_DIR": b.sandboxDir,
 		"S3_SECRET": os.Getenv("LIFEBOAT_TEST_S3_SECRET_KEY"), "PG_BIN_DIR": os.Getenv("PG_BIN_DIR")}
 	w := lbtest.Wire(t, stateURL, yaml, dir, env, b.logs)
 	ctx := context.Background()
@@ -251,11 +279,28 @@ func (b *bundle) logText(t *testing.T, runID int64) string {
 	return sb.String()
 }
 
+// requireScratchGone checks that nothing of run id's restore is left: its
+// scratch database (server mode), or its sandbox's directory and postgres.
 func (b *bundle) requireScratchGone(t *testing.T, runID int64) {
 	t.Helper()
-	ok, err := pgtool.DatabaseExists(context.Background(), b.pgURL, pgtool.ScratchName(runID))
+	if b.serverMode {
+		ok, err := pgtool.DatabaseExists(context.Background(), b.pgURL, b.scratchName(t, runID))
+		require.NoError(t, err)
+		require.False(t, ok, "scratch database of run %d must be dropped", runID)
+		return
+	}
+	left, err := filepath.Glob(filepath.Join(b.sandboxDir, "w-*", fmt.Sprintf("r%d-*", runID)))
 	require.NoError(t, err)
-	require.False(t, ok, "scratch database of run %d must be dropped", runID)
+	require.Empty(t, left, "sandbox of run %d must be removed", runID)
+	require.Empty(t, testenv.SandboxPostgres(t, b.sandboxDir, fmt.Sprintf("/r%d-", runID)), "no postgres of run %d's sandbox runs", runID)
+}
+
+// scratchName is run id's scratch database name on a restore server.
+func (b *bundle) scratchName(t *testing.T, runID int64) string {
+	t.Helper()
+	inst, err := b.store.InstallationID(context.Background())
+	require.NoError(t, err)
+	return pgtool.ScratchName(inst, runID)
 }
 
 func stageStatus(run lifeboat.Run) map[lifeboat.StageName]lifeboat.StageStatus {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/blob"
 	"github.com/lifeboat-dev/lifeboat/internal/config"
 	"github.com/lifeboat-dev/lifeboat/internal/pgtool"
+	"github.com/lifeboat-dev/lifeboat/internal/sandbox"
 	"github.com/lifeboat-dev/lifeboat/internal/store"
 )
 
@@ -53,8 +55,6 @@ const (
 	uploadGrace = time.Hour
 	// janitorForget is how long passes that did nothing stay recorded.
 	janitorForget = 30 * 24 * time.Hour
-	// scratchPrefix starts every scratch database's name (pgtool.ScratchName).
-	scratchPrefix = "lifeboat_scratch_"
 )
 
 // JanitorReport is what one janitor pass did, as recorded in janitor_runs.
@@ -73,7 +73,7 @@ type JanitorReport struct {
 // Janitor cleans up after crashed processes and lost jobs, then records
 // what it did:
 //
-//   - drops scratch databases (lifeboat_scratch_<run id>) on the restore
+//   - drops scratch databases (lifeboat_scratch_<installation>_<run id>) on the restore
 //     server whose run has finished, or whose run this state database does
 //     not know and which are older than any live run's could be;
 //   - aborts multipart uploads under each S3 storage's prefix begun longer
@@ -91,6 +91,7 @@ func (r *Runner) Janitor(ctx context.Context) (JanitorReport, error) {
 	errs = append(errs, r.janitorScratch(ctx, now, log, &rep)...)
 	errs = append(errs, r.janitorUploads(ctx, now, log, &rep)...)
 	errs = append(errs, r.janitorStuckRuns(ctx, now, log, &rep)...)
+	r.janitorLocal(log)
 	for _, err := range errs {
 		rep.Errors = append(rep.Errors, err.Error())
 		log.Error("janitor: " + err.Error())
@@ -174,7 +175,8 @@ type scratchList struct {
 // database's creation time is the modification time of its PG_VERSION file,
 // written once by CREATE DATABASE; reading it takes pg_stat_file, which is
 // for superusers unless EXECUTE was granted.
-func listScratch(ctx context.Context, serverURL string) (scratchList, error) {
+func listScratch(ctx context.Context, serverURL, install string) (scratchList, error) {
+	scratchPrefix := pgtool.ScratchPrefix(install)
 	var l scratchList
 	conn, err := pgtool.Connect(ctx, serverURL)
 	if err != nil {
@@ -202,7 +204,7 @@ func listScratch(ctx context.Context, serverURL string) (scratchList, error) {
 			return l, err
 		}
 		id, err := strconv.ParseInt(strings.TrimPrefix(db.name, scratchPrefix), 10, 64)
-		if err != nil || pgtool.ScratchName(id) != db.name {
+		if err != nil || pgtool.ScratchName(install, id) != db.name {
 			continue // not a name lifeboat gives
 		}
 		db.runID = id
@@ -219,7 +221,11 @@ func (r *Runner) janitorScratch(ctx context.Context, now time.Time, log *slog.Lo
 	if server == "" {
 		return nil
 	}
-	list, err := listScratch(ctx, server)
+	install, err := r.installation(ctx)
+	if err != nil {
+		return []error{err}
+	}
+	list, err := listScratch(ctx, server, install)
 	if err != nil {
 		return []error{fmt.Errorf("list scratch databases: %w", err)}
 	}
@@ -321,6 +327,9 @@ func (r *Runner) stuckReason(a store.ActiveRun, now time.Time) string {
 	// timestamps, unless ours is behind it: a clock that jumps ahead must
 	// not fail live runs.
 	now = earlier(now, a.DBNow)
+	if why := goneReason(a); why != "" {
+		return why
+	}
 	running := false
 	for _, j := range a.Jobs {
 		if j.State != "running" {
@@ -387,6 +396,13 @@ func (r *Runner) unstick(ctx context.Context, id int64, now time.Time, log *slog
 			return nil // moved meanwhile
 		}
 		for _, j := range a.Jobs {
+			if j.Gone != "" && j.State == "running" {
+				// Nobody will return from it: end it now.
+				if err := tx.JobAbandon(ctx, j.ID, reason); err != nil {
+					return err
+				}
+				continue
+			}
 			// A running job is only marked: River cancels it when its
 			// worker returns, or its rescuer when the process is gone.
 			if _, err := r.client.JobCancelTx(ctx, tx.PgxTx(), j.ID); err != nil && !errors.Is(err, river.ErrNotFound) {
@@ -428,4 +444,21 @@ func (r *Runner) unstick(ctx context.Context, id int64, now time.Time, log *slog
 		runLog.Warn(fmt.Sprintf("%s; report enqueued again", reason))
 	}
 	return nil
+}
+
+// janitorLocal removes the sandboxes (and their postgres) and restore
+// spools that dead processes left on this host; start-up does it too.
+func (r *Runner) janitorLocal(log *slog.Logger) {
+	if r.sandboxes != nil {
+		removed, err := sandbox.Sweep(r.conf().Restore.SandboxDir)
+		if err != nil {
+			log.Warn("janitor: sandboxes: " + err.Error())
+		}
+		if len(removed) > 0 {
+			log.Info(fmt.Sprintf("janitor: removed %d sandbox director(ies) of stopped processes", len(removed)))
+		}
+	}
+	if r.spool != nil {
+		sweepSpools(filepath.Dir(r.spool.Path), log)
+	}
 }

@@ -38,7 +38,7 @@ const uploadLimit = 7 * time.Hour
 func TestJanitorCleansUpAfterKilledRuns(t *testing.T) {
 	t.Parallel()
 	clock := newClock(time.Now())
-	b := setup(t, options{storage: storageS3, clock: clock})
+	b := setup(t, options{storage: storageS3, clock: clock, superuser: true})
 	b.waitJanitorPass(t) // the pass every process makes on start, so it can't race this test's
 	ctx := janitorCtx(t)
 
@@ -71,9 +71,9 @@ func TestJanitorCleansUpAfterKilledRuns(t *testing.T) {
 
 	// Scratch databases of runs this state database never had: one just
 	// created (maybe another lifeboat's live run), one two days old.
-	young := pgtool.ScratchName(unreported + 1000)
+	young := b.scratchName(t, unreported+1000)
 	b.createScratchNamed(t, young, "")
-	old := pgtool.ScratchName(unreported + 1001)
+	old := b.scratchName(t, unreported+1001)
 	b.createScratchNamed(t, old, "")
 	ageDatabase(t, b.pgURL, old, 48*time.Hour)
 
@@ -102,8 +102,8 @@ func TestJanitorCleansUpAfterKilledRuns(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, rep.Errors)
 	require.Equal(t, clock.Now(), rep.RanAt)
-	require.Contains(t, rep.ScratchDropped, pgtool.ScratchName(finished))
-	for _, kept := range []string{pgtool.ScratchName(live), pgtool.ScratchName(stuck), young} {
+	require.Contains(t, rep.ScratchDropped, b.scratchName(t, finished))
+	for _, kept := range []string{b.scratchName(t, live), b.scratchName(t, stuck), young} {
 		require.NotContains(t, rep.ScratchDropped, kept)
 	}
 	require.Equal(t, 1, rep.UploadsAborted)
@@ -120,14 +120,14 @@ func TestJanitorCleansUpAfterKilledRuns(t *testing.T) {
 	require.ElementsMatch(t, []int64{stuck, orphan}, rows[0].RunsFailed)
 	require.Equal(t, []int64{unreported}, rows[0].ReportsRequeued)
 	require.Empty(t, rows[0].Errors)
-	require.Contains(t, b.logs.String(), "dropped scratch database "+pgtool.ScratchName(finished))
+	require.Contains(t, b.logs.String(), "dropped scratch database "+b.scratchName(t, finished))
 
 	// Scratch databases: the finished run's and the old unknown one are gone
 	// (the latter perhaps by another test's janitor); the live run's and the
 	// young unknown one stay.
-	require.False(t, b.dbExists(t, pgtool.ScratchName(finished)))
+	require.False(t, b.dbExists(t, b.scratchName(t, finished)))
 	require.False(t, b.dbExists(t, old))
-	require.True(t, b.dbExists(t, pgtool.ScratchName(live)))
+	require.True(t, b.dbExists(t, b.scratchName(t, live)))
 	require.True(t, b.dbExists(t, young))
 
 	// Uploads: the stale one is aborted, the others are still open.
@@ -190,15 +190,15 @@ func TestJanitorCleansUpAfterKilledRuns(t *testing.T) {
 	require.Empty(t, rep.RunsFailed)
 	require.Empty(t, rep.ReportsRequeued)
 	require.Zero(t, rep.UploadsAborted)
-	require.NotContains(t, rep.ScratchDropped, pgtool.ScratchName(live))
+	require.NotContains(t, rep.ScratchDropped, b.scratchName(t, live))
 	require.NotContains(t, rep.ScratchDropped, young)
-	require.True(t, b.dbExists(t, pgtool.ScratchName(live)))
+	require.True(t, b.dbExists(t, b.scratchName(t, live)))
 }
 
 func TestJanitorTrustsNoClockAheadAndWaitsForQueuedJobs(t *testing.T) {
 	t.Parallel()
 	clock := newClock(time.Now())
-	b := setup(t, options{clock: clock, noStart: true})
+	b := setup(t, options{clock: clock, noStart: true, superuser: true})
 	ctx := janitorCtx(t)
 	// Started long ago by the database's clock, but River still holds a
 	// retry for it (workers were busy or down): not stuck.
@@ -214,7 +214,7 @@ func TestJanitorTrustsNoClockAheadAndWaitsForQueuedJobs(t *testing.T) {
 	fresh := b.bareRun(t)
 	b.setStages(t, fresh, 0, lifeboat.StageRunning)
 	// A scratch database of a run unknown here, created just now.
-	unknown := pgtool.ScratchName(fresh + 1000)
+	unknown := b.scratchName(t, fresh+1000)
 	b.createScratchNamed(t, unknown, "")
 	// A clock far ahead of the databases' must not make any of them look
 	// late or old (nor every other test's scratch databases).
@@ -256,15 +256,15 @@ func TestJanitorWithoutSuperuser(t *testing.T) {
 	live := b.bareRun(t)
 	b.setStages(t, live, time.Minute, lifeboat.StageSucceeded, lifeboat.StageRunning)
 	b.createScratch(t, live, role)
-	unknown := pgtool.ScratchName(live + 1000)
+	unknown := b.scratchName(t, live+1000)
 	b.createScratchNamed(t, unknown, role)
 
 	rep, err := b.runner.Janitor(ctx)
 	require.NoError(t, err)
 	require.Empty(t, rep.Errors)
-	require.Equal(t, []string{pgtool.ScratchName(finished)}, rep.ScratchDropped)
-	require.False(t, b.dbExists(t, pgtool.ScratchName(finished)))
-	require.True(t, b.dbExists(t, pgtool.ScratchName(live)))
+	require.Equal(t, []string{b.scratchName(t, finished)}, rep.ScratchDropped)
+	require.False(t, b.dbExists(t, b.scratchName(t, finished)))
+	require.True(t, b.dbExists(t, b.scratchName(t, live)))
 	require.True(t, b.dbExists(t, unknown))
 	require.Contains(t, b.logs.String(), "only those of finished runs are dropped")
 }
@@ -350,7 +350,7 @@ func (b *bundle) jobState(t *testing.T, id int64) (state string, cancelAttempted
 // createScratch creates the run's scratch database on the restore server.
 func (b *bundle) createScratch(t *testing.T, runID int64, owner string) {
 	t.Helper()
-	b.createScratchNamed(t, pgtool.ScratchName(runID), owner)
+	b.createScratchNamed(t, b.scratchName(t, runID), owner)
 }
 
 // createScratchNamed creates a database on the test cluster (owned by

@@ -4,9 +4,12 @@ package jobs
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +22,8 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/blob"
 	"github.com/lifeboat-dev/lifeboat/internal/config"
 	"github.com/lifeboat-dev/lifeboat/internal/notify"
+	"github.com/lifeboat-dev/lifeboat/internal/pipeline"
+	"github.com/lifeboat-dev/lifeboat/internal/sandbox"
 	"github.com/lifeboat-dev/lifeboat/internal/store"
 )
 
@@ -57,6 +62,21 @@ type Runner struct {
 	// cat is the current Catalog (catalog.go); Deps' Config, Stores and
 	// Senders are its first version.
 	cat atomic.Pointer[Catalog]
+	// workerID is this process's River client id and workers row
+	// (liveness.go); beat keeps the row fresh while jobs are worked.
+	workerID string
+	beat     *beater
+	works    bool // this process works jobs (not an insert-only client)
+	// spool is this process's directory for decrypted dumps under
+	// restore.spool_dir; a dead process's spools are found and removed.
+	spool *sandbox.Workdir
+	// sandboxes holds this process's sandboxes (restore.mode sandbox, on a
+	// process that works jobs); sandboxQueue is the queue only this process
+	// serves, where a verify job waits for the sandbox its restore left here.
+	sandboxes    *sandbox.Manager
+	sandboxQueue string
+	// installID names scratch databases on a shared restore server.
+	installID atomic.Pointer[string]
 }
 
 // Options tunes the River client.
@@ -72,6 +92,7 @@ type Options struct {
 	WatchdogInterval  time.Duration // overdue targets: 1m
 	JanitorInterval   time.Duration // leftovers: 10m
 	RetentionInterval time.Duration // pruning: 24h (and after each verified run)
+	LivenessInterval  time.Duration // stages of workers that stopped beating: 30s
 }
 
 func (o Options) withDefaults() Options {
@@ -84,6 +105,7 @@ func (o Options) withDefaults() Options {
 	def(&o.WatchdogInterval, time.Minute)
 	def(&o.JanitorInterval, 10*time.Minute)
 	def(&o.RetentionInterval, 24*time.Hour)
+	def(&o.LivenessInterval, livenessInterval)
 	return o
 }
 
@@ -99,8 +121,29 @@ func New(deps Deps, opts Options) (*Runner, error) {
 		deps.Now = time.Now
 	}
 	opts = opts.withDefaults()
-	r := &Runner{deps: deps}
+	r := &Runner{deps: deps, workerID: newWorkerID(), works: opts.Workers > 0}
 	r.cat.Store(&Catalog{Config: deps.Config, Stores: deps.Stores, Senders: deps.Senders})
+	if rc := deps.Config.Restore; opts.Workers > 0 && rc.Sandboxed() {
+		// At start-up the manager also removes what dead processes left.
+		m, err := sandbox.NewManager(sandbox.Options{Dir: rc.SandboxDir, User: rc.SandboxUser, Jobs: rc.Jobs,
+			MaintenanceWorkMem: rc.MaintenanceWorkMem, Servers: pipeline.SandboxServers(deps.Getenv),
+			Log: deps.Logger.With("component", "sandbox")})
+		if err != nil {
+			return nil, err
+		}
+		r.sandboxes = m
+		r.sandboxQueue = "sandbox_" + m.ID()
+	}
+	if r.works {
+		spool, err := claimSpool(deps.Config.Restore.SpoolDir, deps.Logger)
+		if err != nil {
+			if r.sandboxes != nil {
+				_ = r.sandboxes.Close()
+			}
+			return nil, err
+		}
+		r.spool = spool
+	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &stageWorker[BackupArgs]{r: r, stage: lifeboat.StageBackup, do: r.backup})
 	river.AddWorker(workers, &stageWorker[RestoreArgs]{r: r, stage: lifeboat.StageRestore, do: r.restore})
@@ -108,12 +151,15 @@ func New(deps Deps, opts Options) (*Runner, error) {
 	river.AddWorker(workers, &stageWorker[ReportArgs]{r: r, stage: lifeboat.StageReport, do: r.report})
 	river.AddWorker(workers, &restoreIntoWorker{r: r}) // disaster recovery (restores.go)
 	river.AddWorker(workers, &deliveryWorker{r: r})
-	cfg := &river.Config{Workers: workers, Logger: deps.Logger.With("component", "river")}
+	cfg := &river.Config{ID: r.workerID, Workers: workers, Logger: deps.Logger.With("component", "river")}
 	if opts.Workers > 0 {
 		// Periodic jobs are inserted by the elected leader only; a separate
 		// queue keeps them from waiting behind hour-long stages.
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers},
 			QueueMaintenance: {MaxWorkers: 2}, QueueWebhooks: {MaxWorkers: webhookWorkers}}
+		if r.sandboxQueue != "" {
+			cfg.Queues[r.sandboxQueue] = river.QueueConfig{MaxWorkers: opts.Workers}
+		}
 		if periodic := r.periodicJobs(workers, opts); !opts.NoPeriodic {
 			cfg.PeriodicJobs = periodic
 		}
@@ -122,6 +168,7 @@ func New(deps Deps, opts Options) (*Runner, error) {
 	}
 	client, err := river.NewClient(riverpgxv5.New(deps.Store.Pool()), cfg)
 	if err != nil {
+		r.closeLocal()
 		return nil, fmt.Errorf("river client: %w", err)
 	}
 	r.client = client
@@ -130,20 +177,64 @@ func New(deps Deps, opts Options) (*Runner, error) {
 
 // Start starts working jobs (no-op for an insert-only client).
 func (r *Runner) Start(ctx context.Context) error {
+	if r.works && !r.conf().Restore.Sandboxed() {
+		// A restore role that could take over the restore server is refused
+		// before any job runs (and again before each restore).
+		if err := r.checkRestoreRole(ctx, r.deps.Logger); lifeboat.IsPermanent(err) {
+			return err
+		} else if err != nil {
+			r.deps.Logger.Warn("could not check the restore server's role at start-up (checked again before each restore): " + err.Error())
+		}
+	}
+	if r.works {
+		if err := r.startBeat(ctx); err != nil {
+			return fmt.Errorf("start workers: %w", err)
+		}
+	}
 	if err := r.client.Start(ctx); err != nil {
+		r.stopBeat()
 		return fmt.Errorf("start workers: %w", err)
 	}
 	r.started.Store(true)
 	return nil
 }
 
-// Stop lets running stages finish until ctx ends, then cancels them.
+// Stop lets running stages finish until ctx ends, then cancels them; then
+// it stops this process's sandboxes and its heartbeat.
 func (r *Runner) Stop(ctx context.Context) error {
 	err := r.client.Stop(ctx)
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return r.client.StopAndCancel(context.Background())
+		err = r.client.StopAndCancel(context.Background())
 	}
+	r.closeLocal()
+	r.stopBeat()
 	return err
+}
+
+// closeLocal stops this process's sandboxes and removes its spool directory.
+func (r *Runner) closeLocal() {
+	if r.sandboxes != nil {
+		if err := r.sandboxes.Close(); err != nil {
+			r.deps.Logger.Warn("sandbox: " + err.Error())
+		}
+	}
+	if r.spool != nil {
+		if err := r.spool.Release(); err != nil {
+			r.deps.Logger.Warn("spool: " + err.Error())
+		}
+	}
+}
+
+// newWorkerID names this process for River (attempted_by) and the workers
+// table: "lifeboat-<host>-<pid>-<random>".
+func newWorkerID() string {
+	host, _ := os.Hostname()
+	if len(host) > 40 {
+		host = host[:40]
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("lifeboat-%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
 }
 
 // StartRun creates a queued run of target and its backup job, queued

@@ -19,6 +19,7 @@ func (r *Runner) periodicJobs(workers *river.Workers, opts Options) []*river.Per
 	out = append(out, r.watchdogJobs(workers, opts)...)
 	out = append(out, r.retentionJobs(workers, opts)...)
 	out = append(out, r.janitorJobs(workers, opts)...)
+	out = append(out, r.livenessJobs(workers, opts)...)
 	return out
 }
 

@@ -268,11 +268,12 @@ func dropRole(t *testing.T, base, role string) {
 
 func TestRowCountMismatchFailsVerify(t *testing.T) {
 	t.Parallel()
-	b := setup(t, options{afterStage: func(b *bundle, ctx context.Context, runID int64, stage lifeboat.StageName) error {
+	// Server mode: the test reaches the scratch database to tamper with it.
+	b := setup(t, options{serverMode: true, afterStage: func(b *bundle, ctx context.Context, runID int64, stage lifeboat.StageName) error {
 		if stage != lifeboat.StageRestore {
 			return nil
 		}
-		scratch, err := pgtool.WithDatabase(b.pgURL, pgtool.ScratchName(runID))
+		scratch, err := pgtool.WithDatabase(b.pgURL, b.scratchName(t, runID))
 		if err != nil {
 			return err
 		}

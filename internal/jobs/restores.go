@@ -279,7 +279,7 @@ func (r *Runner) restoreInto(ctx context.Context, rs lifeboat.Restore, log *slog
 	log.Info(fmt.Sprintf("restoring backup %d (%s, %d bytes) into %s", b.ID, b.Key, b.StoredBytes, rs.DatabaseURL))
 	res, err = pipeline.RestoreInto(ctx, pipeline.RestoreIntoInput{
 		Store: st, Key: b.Key, ExpectedSHA256: b.SHA256, Identities: r.deps.Identities,
-		IntoURL: into, Clean: rs.Clean, Jobs: r.conf().Restore.Jobs, SpoolDir: r.conf().Restore.SpoolDir,
+		IntoURL: into, Clean: rs.Clean, Jobs: r.conf().Restore.Jobs, SpoolDir: r.spoolDir(),
 		Getenv: r.deps.Getenv, Log: log,
 	})
 	var te *pipeline.TargetError

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/notify"
 	"github.com/lifeboat-dev/lifeboat/internal/pgtool"
 	"github.com/lifeboat-dev/lifeboat/internal/pipeline"
+	"github.com/lifeboat-dev/lifeboat/internal/sandbox"
 	"github.com/lifeboat-dev/lifeboat/internal/store"
 	"github.com/lifeboat-dev/lifeboat/internal/verify"
 )
@@ -43,8 +45,64 @@ func (r *Runner) backup(ctx context.Context, run lifeboat.Run, t *config.Target,
 	}}, nil
 }
 
-func (r *Runner) scratchURL(runID int64) (string, error) {
-	return pgtool.WithDatabase(r.conf().Restore.DatabaseURL, pgtool.ScratchName(runID))
+// installation returns this installation's id (cached: it never changes).
+func (r *Runner) installation(ctx context.Context) (string, error) {
+	if id := r.installID.Load(); id != nil {
+		return *id, nil
+	}
+	id, err := r.deps.Store.InstallationID(ctx)
+	if err != nil {
+		return "", err
+	}
+	r.installID.Store(&id)
+	return id, nil
+}
+
+// scratchURL is run id's scratch database on the restore server (server
+// mode), reached as role (the restore role's URL, or the reader's).
+func (r *Runner) scratchURL(ctx context.Context, roleURL string, runID int64) (string, error) {
+	inst, err := r.installation(ctx)
+	if err != nil {
+		return "", err
+	}
+	return pgtool.WithDatabase(roleURL, pgtool.ScratchName(inst, runID))
+}
+
+// checkRestoreRole refuses a server-mode role that could let a hostile dump
+// reach the restore server's OS, unless restore.allow_superuser accepts the
+// risk; then it warns on every run.
+func (r *Runner) checkRestoreRole(ctx context.Context, log *slog.Logger) error {
+	rc := r.conf().Restore
+	rights, err := pgtool.CheckRole(ctx, rc.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("restore server: %w", err)
+	}
+	if err := RestoreRoleProblem(rights, rc.AllowSuperuser); err != nil {
+		return lifeboat.Permanent(err)
+	}
+	if len(rights.Dangerous) > 0 && log != nil {
+		log.Warn(RestoreRoleWarning(rights))
+	}
+	return nil
+}
+
+// RestoreRoleProblem is the refusal of a restore role with dangerous rights
+// (nil when it has none, or when allowSuperuser accepts them).
+func RestoreRoleProblem(r pgtool.RoleRights, allowSuperuser bool) error {
+	if len(r.Dangerous) == 0 || allowSuperuser {
+		return nil
+	}
+	return fmt.Errorf("restore.database_url connects as %q, which has %s: a dump's functions would run with it on the restore server. "+
+		"Use a dedicated role (%s), or remove restore.database_url to restore in a sandbox, "+
+		"or set restore.allow_superuser: true to accept the risk",
+		r.Role, strings.Join(r.Dangerous, ", "), pgtool.RestoreRoleSQL)
+}
+
+// RestoreRoleWarning is the warning logged on every run that restores as
+// a role with dangerous rights (allowed by restore.allow_superuser).
+func RestoreRoleWarning(r pgtool.RoleRights) string {
+	return fmt.Sprintf("restore.allow_superuser: restoring as %q, which has %s: a hostile dump could take over the restore server",
+		r.Role, strings.Join(r.Dangerous, ", "))
 }
 
 func (r *Runner) restore(ctx context.Context, run lifeboat.Run, t *config.Target, log *slog.Logger) (outcome, error) {
@@ -55,26 +113,82 @@ func (r *Runner) restore(ctx context.Context, run lifeboat.Run, t *config.Target
 	if err != nil {
 		return outcome{}, err
 	}
-	into, err := r.scratchURL(run.ID)
-	if err != nil {
-		return outcome{}, lifeboat.Permanent(err)
-	}
-	res, err := pipeline.Restore(ctx, pipeline.RestoreInput{
+	rc := r.conf().Restore
+	in := pipeline.RestoreInput{
 		Store: st, Key: run.Artifact.Key, ExpectedSHA256: run.Artifact.SHA256, Identities: r.deps.Identities,
-		IntoURL: into, CreateDatabase: true, Jobs: r.conf().Restore.Jobs, SpoolDir: r.conf().Restore.SpoolDir,
-		Getenv: r.deps.Getenv, Log: log,
-	})
-	return outcome{metrics: res.Metrics}, err
+		Jobs: rc.Jobs, SpoolDir: r.spoolDir(), Getenv: r.deps.Getenv, Log: log,
+	}
+	var out outcome
+	if rc.Sandboxed() {
+		if r.sandboxes == nil {
+			return outcome{}, lifeboat.Permanent(errors.New("this process has no sandbox (it works no jobs)"))
+		}
+		in.Prepare = pipeline.StartSandbox(r.sandboxes, run.ID, log)
+		// Verify must reach this sandbox: it waits in this process's queue.
+		out.nextQueue = r.sandboxQueue
+	} else {
+		if err := r.checkRestoreRole(ctx, log); err != nil {
+			return outcome{}, err
+		}
+		if in.IntoURL, err = r.scratchURL(ctx, rc.DatabaseURL, run.ID); err != nil {
+			return outcome{}, lifeboat.Permanent(err)
+		}
+		in.CreateDatabase = true
+	}
+	res, err := pipeline.Restore(ctx, in)
+	if sb, ok := r.sandboxGet(run.ID); ok {
+		res.Metrics.Sandbox = sb.Server.Version
+	}
+	out.metrics = res.Metrics
+	return out, err
+}
+
+// releaseSandbox stops run id's sandbox, if this process holds one.
+func (r *Runner) releaseSandbox(id int64) {
+	if r.sandboxes != nil {
+		r.sandboxes.Release(id)
+	}
+}
+
+func (r *Runner) sandboxGet(id int64) (*sandbox.Sandbox, bool) {
+	if r.sandboxes == nil {
+		return nil, false
+	}
+	return r.sandboxes.Get(id)
+}
+
+// readerURL is where run id's counts and checks read: the sandbox's reader
+// role, or in server mode restore.reader_url (else the restore role, in
+// read-only transactions, with a warning).
+func (r *Runner) readerURL(ctx context.Context, runID int64, log *slog.Logger) (string, error) {
+	rc := r.conf().Restore
+	if rc.Sandboxed() {
+		sb, ok := r.sandboxGet(runID)
+		if !ok || sb.Exited() {
+			return "", lifeboat.Permanent(fmt.Errorf("the sandbox of run %d is gone (its process stopped after the restore); retry the run", runID))
+		}
+		return sb.ReaderURL(), nil
+	}
+	roleURL := rc.ReaderURL
+	if roleURL == "" {
+		roleURL = rc.DatabaseURL
+		log.Warn("restore.reader_url is not set: checks read as the restore role (in read-only transactions); " +
+			"a dedicated reader role is safer and sees rows that row-level security hides")
+	}
+	return r.scratchURL(ctx, roleURL, runID)
 }
 
 func (r *Runner) verify(ctx context.Context, run lifeboat.Run, t *config.Target, log *slog.Logger) (outcome, error) {
 	snap, err := r.deps.Store.RunSnapshot(ctx, run.ID)
-	if err != nil {
+	if errors.Is(err, lifeboat.ErrNotFound) {
 		return outcome{}, lifeboat.Permanent(err)
 	}
-	into, err := r.scratchURL(run.ID)
 	if err != nil {
-		return outcome{}, lifeboat.Permanent(err)
+		return outcome{}, err // the state database is away for a moment: retry
+	}
+	into, err := r.readerURL(ctx, run.ID, log)
+	if err != nil {
+		return outcome{}, err
 	}
 	checks := make([]verify.SQLCheck, len(t.Checks))
 	for i, c := range t.Checks {
@@ -98,10 +212,15 @@ func (r *Runner) report(ctx context.Context, run lifeboat.Run, t *config.Target,
 			senders = append(senders, s)
 		}
 	}
-	m := pipeline.Report(ctx, pipeline.ReportInput{
-		Run: run, RunURL: r.runURL(run.ID), Senders: senders,
-		RestoreServerURL: r.conf().Restore.DatabaseURL, Log: log,
-	})
+	in := pipeline.ReportInput{Run: run, RunURL: r.runURL(run.ID), Senders: senders, Log: log}
+	if rc := r.conf().Restore; rc.Sandboxed() {
+		r.releaseSandbox(run.ID) // normally gone with verify already
+	} else if url, err := r.scratchURL(ctx, rc.DatabaseURL, run.ID); err == nil {
+		in.ScratchURL = url
+	} else {
+		log.Error("scratch database: " + err.Error())
+	}
+	m := pipeline.Report(ctx, in)
 	m.Queued = queued
 	return outcome{metrics: m}, nil
 }

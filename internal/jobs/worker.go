@@ -73,6 +73,9 @@ type outcome struct {
 	// apply writes stage-specific results (artifact, checks) in the same
 	// transaction as the stage's status and the next job.
 	apply func(ctx context.Context, tx *store.Tx) error
+	// nextQueue, when set, is the queue of the next stage's job: verify
+	// waits in the sandbox queue of the process holding the run's sandbox.
+	nextQueue string
 }
 
 // stageFunc does one stage's work for a run.
@@ -99,6 +102,17 @@ func (w *stageWorker[T]) NextRetry(job *river.Job[T]) time.Time {
 func (w *stageWorker[T]) Work(ctx context.Context, job *river.Job[T]) error {
 	ref := job.Args.ref()
 	st := w.r.deps.Store
+	// A run's sandbox lives from its restore to the end of its verify: it
+	// is removed on every way out of those stages except a restore handing
+	// over to verify and a verify that will be retried here.
+	keepSandbox := false
+	if w.stage == lifeboat.StageRestore || w.stage == lifeboat.StageVerify {
+		defer func() {
+			if !keepSandbox {
+				w.r.releaseSandbox(ref.RunID)
+			}
+		}()
+	}
 	run, err := st.RunGet(ctx, ref.RunID)
 	if errors.Is(err, lifeboat.ErrNotFound) {
 		return river.JobCancel(err)
@@ -151,7 +165,11 @@ func (w *stageWorker[T]) Work(ctx context.Context, job *river.Job[T]) error {
 			return err
 		}
 	}
-	if errors.Is(ctx.Err(), context.Canceled) {
+	if errors.Is(ctx.Err(), context.Canceled) && w.stage == lifeboat.StageVerify && w.r.sandboxes != nil {
+		// The sandbox goes with this process: no other can take verify
+		// over, so the run ends here with the reason.
+		err = lifeboat.Permanent(errors.New("lifeboat stopped during verify, and the run's sandbox with it; retry the run"))
+	} else if errors.Is(ctx.Err(), context.Canceled) {
 		// The process is shutting down: River retries the job after restart
 		// (a stage is idempotent), so the run is not failed for it.
 		// A snooze is not an attempt, so even a last attempt is not
@@ -162,9 +180,16 @@ func (w *stageWorker[T]) Work(ctx context.Context, job *river.Job[T]) error {
 	if err != nil && w.stage != lifeboat.StageReport {
 		if !lifeboat.IsPermanent(err) && job.Attempt < job.MaxAttempts && ctx.Err() == nil {
 			log.Warn(fmt.Sprintf("attempt %d of %d failed, will retry: %v", job.Attempt, job.MaxAttempts, err))
+			keepSandbox = w.stage == lifeboat.StageVerify // the retry comes back to this process's queue
 			return err
 		}
 		log.Error(fmt.Sprintf("%s failed: %v", w.stage, err))
+	}
+	stageErr := err
+	if w.stage == lifeboat.StageVerify || (w.stage == lifeboat.StageRestore && err != nil) {
+		// Gone before the result commits: report may run at once, and
+		// the run must not end with its sandbox still up.
+		w.r.releaseSandbox(ref.RunID)
 	}
 	if err := w.finish(context.WithoutCancel(ctx), job, ref, out, err); err != nil {
 		if w.stage != lifeboat.StageReport {
@@ -174,6 +199,7 @@ func (w *stageWorker[T]) Work(ctx context.Context, job *river.Job[T]) error {
 		}
 		return err
 	}
+	keepSandbox = w.stage == lifeboat.StageRestore && stageErr == nil
 	return nil
 }
 
@@ -220,7 +246,11 @@ func (w *stageWorker[T]) finish(ctx context.Context, job *river.Job[T], ref stag
 			}
 		}
 		if hasNext {
-			if _, err := w.r.client.InsertTx(ctx, tx.PgxTx(), argsFor(next, ref), nil); err != nil {
+			var opts *river.InsertOpts
+			if out.nextQueue != "" && stageErr == nil {
+				opts = &river.InsertOpts{Queue: out.nextQueue}
+			}
+			if _, err := w.r.client.InsertTx(ctx, tx.PgxTx(), argsFor(next, ref), opts); err != nil {
 				return fmt.Errorf("enqueue %s of run %d: %w", next, ref.RunID, err)
 			}
 		}

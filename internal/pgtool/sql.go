@@ -20,7 +20,9 @@ func Connect(ctx context.Context, url string) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, lifeboat.Permanent(errors.New("database URL cannot be parsed"))
 	}
-	cfg.RuntimeParams["application_name"] = "lifeboat"
+	if cfg.RuntimeParams["application_name"] == "" {
+		cfg.RuntimeParams["application_name"] = "lifeboat" // a stage's sessions name themselves (SessionURL)
+	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		var pgErr *pgconn.PgError
@@ -73,8 +75,51 @@ func ExportSnapshot(ctx context.Context, conn *pgx.Conn) (*Snapshot, error) {
 	return &Snapshot{ID: id, Tx: tx}, nil
 }
 
-// ScratchName is the name of a run's throw-away database.
-func ScratchName(runID int64) string { return fmt.Sprintf("lifeboat_scratch_%d", runID) }
+// ScratchPrefix starts the names of installation install's scratch databases.
+func ScratchPrefix(install string) string { return "lifeboat_scratch_" + install + "_" }
+
+// ScratchName is the name of a run's throw-away database: the installation's
+// id keeps two installations sharing one restore server apart.
+func ScratchName(install string, runID int64) string {
+	return fmt.Sprintf("%s%d", ScratchPrefix(install), runID)
+}
+
+// RoleRights is what a restore server's role may do beyond a plain login.
+type RoleRights struct {
+	Role string
+	// Dangerous lists superuser and the server-file/program roles it holds:
+	// with any of them, a hostile dump's functions reach the server's OS.
+	Dangerous []string
+	CreateDB  bool
+}
+
+// CheckRole reads what the role of the connection at url may do.
+func CheckRole(ctx context.Context, url string) (RoleRights, error) {
+	conn, err := Connect(ctx, url)
+	if err != nil {
+		return RoleRights{}, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var r RoleRights
+	var super bool
+	var held []string
+	err = conn.QueryRow(ctx, `SELECT current_user, r.rolsuper, r.rolcreatedb,
+		ARRAY(SELECT g FROM unnest(ARRAY['pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files']) g
+			WHERE pg_has_role(current_user, g, 'MEMBER'))
+		FROM pg_roles r WHERE r.rolname = current_user`).Scan(&r.Role, &super, &r.CreateDB, &held)
+	if err != nil {
+		return r, fmt.Errorf("read the role's rights: %w", err)
+	}
+	if super {
+		r.Dangerous = append(r.Dangerous, "SUPERUSER")
+	}
+	r.Dangerous = append(r.Dangerous, held...)
+	return r, nil
+}
+
+// RestoreRoleSQL is the one-time SQL that makes the roles server mode wants.
+const RestoreRoleSQL = "CREATE ROLE lifeboat_restore LOGIN CREATEDB PASSWORD '…'; " +
+	"CREATE ROLE lifeboat_reader LOGIN BYPASSRLS PASSWORD '…'; GRANT pg_read_all_data TO lifeboat_reader;"
 
 // CreateDatabase creates db (dropping a leftover of the same name first, so
 // a retried stage starts clean).

@@ -13,11 +13,13 @@ import (
 
 // ReportInput is what the report stage needs.
 type ReportInput struct {
-	Run              lifeboat.Run
-	RunURL           string
-	Senders          []notify.Sender
-	RestoreServerURL string // server hosting the scratch database
-	Log              *slog.Logger
+	Run     lifeboat.Run
+	RunURL  string
+	Senders []notify.Sender
+	// ScratchURL is the run's scratch database on a restore server (server
+	// mode), dropped here; "" in sandbox mode, where the sandbox is gone.
+	ScratchURL string
+	Log        *slog.Logger
 }
 
 // ReportMetrics are the report stage's figures.
@@ -43,12 +45,20 @@ type ReportMetrics struct {
 func Report(ctx context.Context, in ReportInput) ReportMetrics {
 	log := in.Log
 	m := ReportMetrics{Delivered: []string{}, FailedSenders: []string{}, NotSent: []string{}}
-	scratch := pgtool.ScratchName(in.Run.ID)
-	if err := pgtool.DropDatabase(ctx, in.RestoreServerURL, scratch); err != nil {
-		log.Error("could not drop scratch database " + scratch + ": " + err.Error())
+	if in.ScratchURL != "" {
+		scratch := databaseName(in.ScratchURL)
+		server, err := pgtool.WithDatabase(in.ScratchURL, "postgres")
+		if err == nil {
+			err = pgtool.DropDatabase(ctx, server, scratch)
+		}
+		if err != nil {
+			log.Error("could not drop scratch database " + scratch + ": " + err.Error())
+		} else {
+			m.ScratchDrop = true
+			log.Info("dropped scratch database " + scratch + " (if it existed)")
+		}
 	} else {
 		m.ScratchDrop = true
-		log.Info("dropped scratch database " + scratch + " (if it existed)")
 	}
 	ev := notify.NewEvent(in.Run, in.RunURL, time.Now())
 	m.Event = string(ev.Kind)

@@ -31,9 +31,13 @@ type RestoreInput struct {
 	// (re)created first on the same server.
 	IntoURL        string
 	CreateDatabase bool
-	Clean          bool   // pg_restore --clean --if-exists (restoring over existing objects)
-	Jobs           int    // pg_restore -j; > 1 spools the dump to SpoolDir
-	SpoolDir       string // "" = os.TempDir()
+	// Prepare, when set, makes the database to restore into once the
+	// manifest says which PostgreSQL made the dump (a sandbox of that
+	// major): it returns the URL to restore into, replacing IntoURL.
+	Prepare  func(ctx context.Context, m blob.Manifest) (string, error)
+	Clean    bool   // pg_restore --clean --if-exists (restoring over existing objects)
+	Jobs     int    // pg_restore -j; > 1 spools the dump to SpoolDir
+	SpoolDir string // "" = os.TempDir()
 	// CheckFirst spools and checks the whole object before pg_restore starts
 	// even with Jobs 1: a database a person restores into must never see
 	// part of a corrupted backup (a scratch database is dropped anyway).
@@ -57,6 +61,8 @@ type RestoreMetrics struct {
 	Seconds          float64 `json:"seconds"`
 	Jobs             int     `json:"jobs"`
 	PgRestoreVersion string  `json:"pg_restore_version"`
+	// Sandbox is the PostgreSQL version of the run's sandbox ("" in server mode).
+	Sandbox string `json:"sandbox,omitempty"`
 }
 
 // Restore reads the object back from storage, checks its sha256 while
@@ -80,12 +86,16 @@ func Restore(ctx context.Context, in RestoreInput) (RestoreResult, error) {
 	if in.ExpectedSHA256 != "" && m.SHA256 != in.ExpectedSHA256 {
 		return res, lifeboat.Permanent(fmt.Errorf("checksum mismatch: expected %s got %s (manifest differs from the run's record)", in.ExpectedSHA256, m.SHA256))
 	}
-	dumpMajor, _ := strconv.Atoi(strings.SplitN(m.PgDumpVersion, ".", 2)[0])
+	dumpMajor := DumpMajor(m)
 	bin, err := pgtool.Find(ctx, "pg_restore", dumpMajor, in.Getenv)
 	if err != nil {
 		return res, lifeboat.Permanent(err)
 	}
-	if in.CreateDatabase {
+	if in.Prepare != nil {
+		if in.IntoURL, err = in.Prepare(ctx, m); err != nil {
+			return res, err
+		}
+	} else if in.CreateDatabase {
 		serverURL, err := pgtool.WithDatabase(in.IntoURL, "postgres")
 		if err != nil {
 			return res, lifeboat.Permanent(err)
@@ -154,6 +164,12 @@ func Restore(ctx context.Context, in RestoreInput) (RestoreResult, error) {
 	res.Metrics.Seconds = time.Since(start).Seconds()
 	log.Info(fmt.Sprintf("pg_restore finished without errors in %.1fs", res.Metrics.PgRestoreSeconds))
 	return res, nil
+}
+
+// DumpMajor is the major version of the pg_dump that made m's dump.
+func DumpMajor(m blob.Manifest) int {
+	n, _ := strconv.Atoi(strings.SplitN(m.PgDumpVersion, ".", 2)[0])
+	return n
 }
 
 // checksumFirst reads what is left of the verified stream: when the stored

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/internal/pgtool"
@@ -38,13 +40,25 @@ func Verify(ctx context.Context, in VerifyInput) ([]lifeboat.CheckResult, Verify
 
 	results := []lifeboat.CheckResult{{Name: "restore without errors", Builtin: true, Passed: true,
 		Expected: "pg_restore --exit-on-error exits 0", Observed: "exited 0"}}
+	start := time.Now()
+	in.Log.Info(fmt.Sprintf("counting rows of %d table(s) in the restored database", len(in.Source.Tables)))
 	restored, err := verify.Inventory(ctx, conn, verify.CountExact)
 	if err != nil {
 		return nil, VerifyMetrics{}, err
 	}
-	results = append(results, verify.CompareSnapshots(in.Source, restored)...)
+	builtin := verify.CompareSnapshots(in.Source, restored)
+	results = append(results, builtin...)
+	in.Log.Info(fmt.Sprintf("built-in checks: %d of %d passed (%s)", countPassed(builtin), len(builtin), since(start)))
 	for _, c := range in.Checks {
-		results = append(results, verify.RunSQLCheck(ctx, conn, c))
+		in.Log.Info("check " + quote(c.Name) + ": running")
+		start := time.Now()
+		r := verify.RunSQLCheck(ctx, conn, c)
+		word := "passed"
+		if !r.Passed {
+			word = "failed"
+		}
+		in.Log.Info(fmt.Sprintf("check %s: %s in %s", quote(c.Name), word, since(start)))
+		results = append(results, r)
 	}
 	if ctx.Err() != nil {
 		return results, VerifyMetrics{}, ctx.Err()
@@ -67,4 +81,24 @@ func Verify(ctx context.Context, in VerifyInput) ([]lifeboat.CheckResult, Verify
 		return results, m, lifeboat.Permanent(fmt.Errorf("%d of %d checks failed: %s", m.Failed, m.Checks, strings.Join(failed, "; ")))
 	}
 	return results, m, nil
+}
+
+func countPassed(rs []lifeboat.CheckResult) int {
+	n := 0
+	for _, r := range rs {
+		if r.Passed {
+			n++
+		}
+	}
+	return n
+}
+
+func since(t time.Time) string { return time.Since(t).Round(time.Millisecond).String() }
+
+// quote names a check briefly: its name is the user's text.
+func quote(s string) string {
+	if len(s) > 80 {
+		s = s[:77] + "..."
+	}
+	return strconv.Quote(s)
 }

@@ -15,6 +15,10 @@ type RunJob struct {
 	ID    int64  `json:"id"`
 	Kind  string `json:"kind"`
 	State string `json:"state"` // available, pending, retryable, running or scheduled
+	// Gone names the lifeboat worker that holds this job and stopped
+	// beating (see workers): the one working it, or, for a job in a
+	// worker's own sandbox queue, that worker. Empty while it lives.
+	Gone string `json:"gone,omitempty"`
 }
 
 // ActiveRun is a queued or running run as the janitor judges it: where it
@@ -42,14 +46,25 @@ type ActiveRun struct {
 // activeRunsSQL reads the active runs and their unfinished stage jobs in one
 // statement, so both come from one snapshot: a stage hand-over (stage
 // result + next job, one transaction) is seen entirely or not at all.
+//
+// A job's holder is gone when it is a lifeboat worker (River client ids
+// "lifeboat-…") with no beat for WorkerStale: the worker of a running job,
+// or the owner of the sandbox queue a job waits in.
 const activeRunsSQL = `WITH live AS (
-	SELECT id, kind, state::text AS state, (args->>'run_id')::bigint AS run_id
-	FROM river_job
-	WHERE state IN ('available', 'pending', 'retryable', 'running', 'scheduled') AND kind = ANY($1::text[])
+	SELECT j.id, j.kind, j.state::text AS state, (j.args->>'run_id')::bigint AS run_id,
+		CASE
+		WHEN j.queue LIKE 'sandbox\_%' AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.queue = j.queue
+			AND w.beat_at > now() - interval '` + workerStaleSQL + `') THEN j.queue
+		WHEN j.state = 'running' AND j.attempted_by[array_upper(j.attempted_by, 1)] LIKE 'lifeboat-%'
+			AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = j.attempted_by[array_upper(j.attempted_by, 1)]
+			AND w.beat_at > now() - interval '` + workerStaleSQL + `') THEN j.attempted_by[array_upper(j.attempted_by, 1)]
+		ELSE '' END AS gone
+	FROM river_job j
+	WHERE j.state IN ('available', 'pending', 'retryable', 'running', 'scheduled') AND j.kind = ANY($1::text[])
 )
 SELECT r.id, r.target, r.status, coalesce(s.stage, ''), coalesce(s.status, ''), s.started_at,
 	greatest(r.created_at, (SELECT max(greatest(st.started_at, st.finished_at)) FROM run_stages st WHERE st.run_id = r.id)),
-	coalesce((SELECT jsonb_agg(jsonb_build_object('id', l.id, 'kind', l.kind, 'state', l.state) ORDER BY l.id)
+	coalesce((SELECT jsonb_agg(jsonb_build_object('id', l.id, 'kind', l.kind, 'state', l.state, 'gone', l.gone) ORDER BY l.id)
 		FROM live l WHERE l.run_id = r.id), '[]'::jsonb),
 	now()
 FROM runs r
@@ -57,6 +72,8 @@ LEFT JOIN LATERAL (SELECT stage, status, started_at FROM run_stages
 	WHERE run_id = r.id AND status IN ('running', 'pending')
 	ORDER BY status = 'running' DESC, position LIMIT 1) s ON true
 WHERE r.status IN ('queued', 'running')`
+
+const workerStaleSQL = "60 seconds" // WorkerStale
 
 func scanActiveRun(row pgx.Row) (ActiveRun, error) {
 	var a ActiveRun

@@ -11,6 +11,8 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,4 +138,88 @@ func QueryInt(t testing.TB, u, sql string, args ...any) int64 {
 		t.Fatalf("query %.80q: %v", sql, err)
 	}
 	return n
+}
+
+// SandboxDir returns the directory the test command made for sandboxes
+// (reachable by the postgres user when tests run as root). Sandbox
+// templates there are shared by every test process.
+func SandboxDir(t testing.TB) string { return mustEnv(t, "LIFEBOAT_TEST_SANDBOX_DIR") }
+
+// RestoreRoleURL creates a login role with CREATEDB and nothing more on the
+// test cluster — what restore.mode: server wants — drops it (and what it
+// owns) when the test ends, and returns its URL to the "postgres" database.
+func RestoreRoleURL(t testing.TB) string {
+	t.Helper()
+	base := PGURL(t)
+	role := RandomName("lbrestore_")
+	Exec(t, base, "CREATE ROLE "+role+" LOGIN CREATEDB PASSWORD 'restorepw'")
+	t.Cleanup(func() { DropRole(t, base, role) })
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse %q: %v", base, err)
+	}
+	u.User = url.UserPassword(role, "restorepw")
+	return u.String()
+}
+
+// DropRole drops role and every database and object it owns.
+func DropRole(t testing.TB, base, role string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Errorf("drop role: %v", err)
+		return
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, "SELECT datname FROM pg_database WHERE datdba = (SELECT oid FROM pg_roles WHERE rolname = $1)", role)
+	if err == nil {
+		dbs, _ := pgx.CollectRows(rows, pgx.RowTo[string])
+		for _, db := range dbs {
+			_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{db}.Sanitize()+" WITH (FORCE)")
+		}
+	}
+	_, _ = conn.Exec(ctx, "DROP OWNED BY "+pgx.Identifier{role}.Sanitize())
+	if _, err := conn.Exec(ctx, "DROP ROLE IF EXISTS "+pgx.Identifier{role}.Sanitize()); err != nil {
+		t.Errorf("drop role %s: %v", role, err)
+	}
+}
+
+// SandboxPostgres lists the processes (postmasters and backends: every
+// postgres process works in its data directory) whose working directory
+// lies under dir and contains part ("" for all).
+func SandboxPostgres(t testing.TB, dir, part string) []string {
+	t.Helper()
+	procs, err := filepath.Glob("/proc/[0-9]*/cwd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, p := range procs {
+		cwd, err := os.Readlink(p)
+		if err != nil || !strings.HasPrefix(cwd, dir+"/") || !strings.Contains(cwd, part) {
+			continue
+		}
+		cmd, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "cmdline"))
+		out = append(out, filepath.Base(filepath.Dir(p))+" "+strings.TrimSpace(strings.ReplaceAll(string(cmd), "\x00", " "))+" in "+cwd)
+	}
+	return out
+}
+
+// QueryString runs a query returning one text value.
+func QueryString(t testing.TB, u, sql string, args ...any) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	var s string
+	if err := conn.QueryRow(ctx, sql, args...).Scan(&s); err != nil {
+		t.Fatalf("query %.80q: %v", sql, err)
+	}
+	return s
 }
