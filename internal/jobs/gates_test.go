@@ -215,16 +215,23 @@ func TestGatesAndEvidence(t *testing.T) {
 	require.Equal(t, run4.ID, tg.Failures[1].RunID)
 	require.Zero(t, tg.Failures[1].EndedByRun)
 
-	// Observed RPO: from run 1's backup to run 3's, or from run 3's to the
-	// end of the report (now), whichever is longer.
+	// Observed RPO: the longest of: the period's start to run 1's backup
+	// (nothing verified before), run 1's to run 3's, run 3's to the end of
+	// the report (now).
 	b1, b3 := *tg.Runs[0].BackupAt, *tg.Runs[2].BackupAt
-	if b3.Sub(b1) >= rep.GeneratedAt.Sub(b3) {
-		require.Equal(t, run1.ID, tg.LongestGap.FromRun)
-		require.Equal(t, run3.ID, tg.LongestGap.ToRun)
-	} else {
-		require.Equal(t, run3.ID, tg.LongestGap.FromRun)
-		require.Zero(t, tg.LongestGap.ToRun)
+	gaps := []struct {
+		d        time.Duration
+		from, to int64
+	}{{b1.Sub(rep.From), 0, run1.ID}, {b3.Sub(b1), run1.ID, run3.ID}, {rep.GeneratedAt.Sub(b3), run3.ID, 0}}
+	longest := gaps[0]
+	for _, g := range gaps[1:] {
+		if g.d > longest.d {
+			longest = g
+		}
 	}
+	require.Equal(t, longest.from, tg.LongestGap.FromRun)
+	require.Equal(t, longest.to, tg.LongestGap.ToRun)
+	require.InDelta(t, longest.d.Hours(), tg.LongestGap.Hours, 0.01)
 	require.True(t, strings.HasPrefix(tg.Summary, "2 of 4 restore tests passed; longest gap without a verified backup "), tg.Summary)
 
 	// Every target, and bad requests.
