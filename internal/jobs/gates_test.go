@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -82,7 +83,8 @@ func TestGatesAndEvidence(t *testing.T) {
 	tokens := auth.New(b.store)
 	_, token, err := tokens.Create(ctx, "ci")
 	require.NoError(t, err)
-	s := &api.Server{Reader: b.store, Evidence: b.runner, Baselines: b.runner, Tokens: tokens, Logger: slog.New(slog.DiscardHandler)}
+	s := &api.Server{Reader: b.store, Evidence: b.runner, Baselines: b.runner, Tokens: tokens, Logger: slog.New(slog.DiscardHandler),
+		Sessions: auth.NewSessions(tokens, b.store, "")}
 	srv := httptest.NewServer(s.Routes())
 	t.Cleanup(srv.Close)
 	c := apiClient{srv: srv, token: token}
@@ -246,4 +248,51 @@ func TestGatesAndEvidence(t *testing.T) {
 		http.StatusBadRequest), "to: must be after from")
 	require.Contains(t, c.problem(t, http.MethodGet, "/api/v1/targets/nope/evidence", http.StatusNotFound), `no target named "nope"`)
 	require.Contains(t, c.problem(t, http.MethodPost, "/api/v1/runs/999999999/baseline", http.StatusNotFound), "no run #999999999")
+
+	// The dashboard: the printable page, its signed download, and accepting
+	// the dropped table as the signed-in token.
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	web := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	page := func(method, path string) (*http.Response, string) {
+		t.Helper()
+		var resp *http.Response
+		var err error
+		if method == http.MethodPost {
+			resp, err = web.PostForm(srv.URL+path, url.Values{})
+		} else {
+			resp, err = web.Get(srv.URL + path)
+		}
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, resp.Body.Close())
+		require.NoError(t, err)
+		return resp, string(body)
+	}
+	resp, err = web.PostForm(srv.URL+"/login", url.Values{"secret": {token}})
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+
+	resp, html := page(http.MethodGet, "/targets/app/evidence")
+	require.Equal(t, http.StatusOK, resp.StatusCode, html)
+	require.Contains(t, html, "2 of 4 restore tests passed")
+	require.Contains(t, html, run1.Artifact.SHA256)
+	require.Contains(t, html, key.PublicKey)
+	resp, html = page(http.MethodGet, "/targets/app/evidence?from=someday")
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.Contains(t, html, "from: &#34;someday&#34; is not a date")
+	resp, html = page(http.MethodGet, "/targets/app/evidence.json")
+	require.Equal(t, http.StatusOK, resp.StatusCode, html)
+	require.Regexp(t, `^attachment; filename="lifeboat-evidence-app-\d{8}-\d{8}\.json"$`, resp.Header.Get("Content-Disposition"))
+	_, _, err = verify.VerifyEvidence([]byte(html), pub)
+	require.NoError(t, err, "the download verifies")
+
+	resp, _ = page(http.MethodPost, fmt.Sprintf("/runs/%d/baseline", run4.ID))
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Equal(t, fmt.Sprintf("/runs/%d", run4.ID), resp.Header.Get("Location"))
+	got, err = b.store.RunGet(ctx, run4.ID)
+	require.NoError(t, err)
+	require.NotNil(t, got.Baseline)
+	require.Equal(t, "token ci", got.Baseline.By)
 }
