@@ -179,12 +179,10 @@ func printRestored(w io.Writer, key, into string, res pipeline.RestoreIntoResult
 // cliIntoError words a refusal of the database for the command line: a
 // database that is not empty is restored into with --clean.
 func cliIntoError(err error) error {
-	if lifeboat.ErrorCode(err) == lifeboat.ECONFLICT && strings.Contains(err.Error(), "not empty") {
-		msg := err.Error()
-		if i := strings.Index(msg, ": restore into"); i >= 0 {
-			msg = msg[:i]
-		}
-		return fmt.Errorf("%s: restore into an empty database, or add --clean to drop and recreate the backup's objects (other objects stay)", msg)
+	var ne *pipeline.NotEmptyError
+	if errors.As(err, &ne) {
+		return fmt.Errorf("database is not empty (%d relations): restore into an empty database, "+
+			"or add --clean to drop and recreate the backup's objects (other objects stay)", ne.Relations)
 	}
 	return err
 }

@@ -73,10 +73,22 @@ func checkEmpty(ctx context.Context, conn *pgx.Conn, clean bool) error {
 		return &TargetError{fmt.Errorf("count relations: %w", err)}
 	}
 	if n > 0 && !clean {
-		return &TargetError{lifeboat.Errorf(lifeboat.ECONFLICT,
-			"database is not empty (%d relations): restore into an empty database, or clean it to drop and recreate the backup's objects", n)}
+		return &TargetError{&NotEmptyError{Relations: n}}
 	}
 	return nil
+}
+
+// NotEmptyError refuses a database that holds relations when the restore
+// does not clean it (ECONFLICT). Callers that name the way out in their own
+// terms (--clean on the command line) find it with errors.As.
+type NotEmptyError struct{ Relations int }
+
+func (e *NotEmptyError) Error() string { return e.Unwrap().Error() }
+
+// Unwrap carries the code and the message meant for users.
+func (e *NotEmptyError) Unwrap() error {
+	return lifeboat.Errorf(lifeboat.ECONFLICT,
+		"database is not empty (%d relations): restore into an empty database, or clean it to drop and recreate the backup's objects", e.Relations)
 }
 
 // RestoreInto restores a backup into an existing database: it refuses a
