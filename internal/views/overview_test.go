@@ -181,3 +181,30 @@ func TestActiveRunLinkedBesideStatus(t *testing.T) {
 	require.Equal(t, "/runs/55", attrOf(active, "href"))
 	require.Contains(t, text(active), "▶ running")
 }
+
+// TestOverviewTimesInTheTargetsZoneNamed: the schedule and the next run are
+// in the target's own zone, both named, and the next run is not rewritten
+// into the viewer's zone (a viewer in Tokyo saw "03:00" next to "GMT+9").
+func TestOverviewTimesInTheTargetsZoneNamed(t *testing.T) {
+	t.Parallel()
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(t, err)
+	next := time.Date(2026, 11, 26, 2, 0, 0, 0, time.UTC) // 03:00 in Berlin
+	rows := []views.TargetRow{
+		{Name: "eu", Schedule: "0 3 * * *", Timezone: "Europe/Berlin", Zone: berlin, NextRunAt: &next},
+		{Name: "plain", Schedule: "0 3 * * *", NextRunAt: ptrTime(next.Add(time.Hour))},
+	}
+	doc, _ := renderPage(t, views.OverviewPage(views.OverviewView{Page: page(views.NavOverview), Targets: rows}))
+
+	eu := mustTestID(t, doc, "target-eu")
+	require.Contains(t, text(eu), "every day at 03:00, Europe/Berlin")
+	nextRun := mustTestID(t, eu, "next-run")
+	require.Equal(t, "2026-11-26 03:00 CET Europe/Berlin", text(nextRun))
+	for _, el := range findAll(nextRun, tag("time")) {
+		_, local := attr(el, "data-local")
+		require.False(t, local, "app.js must not move it to the viewer's zone")
+	}
+	plain := mustTestID(t, doc, "target-plain")
+	require.Contains(t, text(plain), "every day at 03:00, UTC")
+	require.Equal(t, "2026-11-26 03:00 UTC", text(mustTestID(t, plain, "next-run")))
+}
