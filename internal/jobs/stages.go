@@ -194,7 +194,11 @@ func (r *Runner) verify(ctx context.Context, run lifeboat.Run, t *config.Target,
 	for i, c := range t.Checks {
 		checks[i] = verify.SQLCheck{Name: c.Name, SQL: c.SQL, Expect: c.Expect, Timeout: c.Timeout}
 	}
-	results, m, err := pipeline.Verify(ctx, pipeline.VerifyInput{ScratchURL: into, Source: snap, Checks: checks, Log: log})
+	gates, err := r.gates(ctx, run, t, snap, log) // gates.go
+	if err != nil {
+		return outcome{}, err
+	}
+	results, m, err := pipeline.Verify(ctx, pipeline.VerifyInput{ScratchURL: into, Source: snap, Checks: checks, Gates: gates, Log: log})
 	out := outcome{metrics: m}
 	if results != nil {
 		out.apply = func(ctx context.Context, tx *store.Tx) error { return tx.ChecksSave(ctx, run.ID, results) }

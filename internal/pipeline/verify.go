@@ -18,7 +18,10 @@ type VerifyInput struct {
 	ScratchURL string
 	Source     lifeboat.SourceSnapshot
 	Checks     []verify.SQLCheck
-	Log        *slog.Logger
+	// Gates are the anomaly gates' results (verify.CheckGates): listed
+	// first, and a tripped one fails the stage like a failed check.
+	Gates []lifeboat.CheckResult
+	Log   *slog.Logger
 }
 
 // VerifyMetrics are the verify stage's figures.
@@ -38,8 +41,8 @@ func Verify(ctx context.Context, in VerifyInput) ([]lifeboat.CheckResult, Verify
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 
-	results := []lifeboat.CheckResult{{Name: "restore without errors", Builtin: true, Passed: true,
-		Expected: "pg_restore --exit-on-error exits 0", Observed: "exited 0"}}
+	results := append(append([]lifeboat.CheckResult(nil), in.Gates...), lifeboat.CheckResult{Name: "restore without errors",
+		Builtin: true, Passed: true, Expected: "pg_restore --exit-on-error exits 0", Observed: "exited 0"})
 	start := time.Now()
 	in.Log.Info(fmt.Sprintf("counting rows of %d table(s) in the restored database", len(in.Source.Tables)))
 	restored, err := verify.Inventory(ctx, conn, verify.CountExact)
@@ -73,7 +76,7 @@ func Verify(ctx context.Context, in VerifyInput) ([]lifeboat.CheckResult, Verify
 			continue
 		}
 		m.Failed++
-		failed = append(failed, fmt.Sprintf("%s (expected %s, observed %s)", r.Name, r.Expected, r.Observed))
+		failed = append(failed, verify.FailureText(r))
 		in.Log.Error(fmt.Sprintf("check failed: %s: expected %s, observed %s", r.Name, r.Expected, r.Observed))
 	}
 	in.Log.Info(fmt.Sprintf("%d of %d checks passed", m.Passed, m.Checks))
