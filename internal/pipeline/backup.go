@@ -34,13 +34,6 @@ type BackupInput struct {
 	Getenv      func(string) string
 	Log         *slog.Logger
 	ProgressLog time.Duration // how often to log bytes streamed; 0 = 10s
-	// Copies are the other storages the backup is also written to (3-2-1),
-	// teed from the same encrypted stream: the dump runs once.
-	Copies []CopyStore
-	// ProofCopy is the copy this run's restore reads (0: the primary, i:
-	// Copies[i-1]); that restore checks its sha256. Every other copy is read
-	// back here and counts only once it matched.
-	ProofCopy int
 	// LockTimeout bounds each wait of the source sessions for a table lock
 	// (lock_timeout); 0 leaves the server's setting.
 	LockTimeout time.Duration
@@ -116,7 +109,7 @@ func Backup(ctx context.Context, in BackupInput) (res BackupResult, err error) {
 
 	key := blob.ObjectKey(in.Target, in.RunID, in.Now)
 	log.Info("streaming pg_dump to " + in.Storage + ":" + key)
-	stored, raw, sha, copyErrs, err := streamDump(ctx, in, bin, snap.ID, key)
+	stored, raw, sha, err := streamDump(ctx, in, bin, snap.ID, key)
 	inv := <-invDone
 	if err == nil && inv.err != nil {
 		err = fmt.Errorf("count source rows: %w", inv.err)
@@ -144,14 +137,10 @@ func Backup(ctx context.Context, in BackupInput) (res BackupResult, err error) {
 	// The manifest is written last: a backup without one is not a backup.
 	if err := blob.PutManifest(ctx, in.Store, key, res.Manifest); err != nil {
 		removeObject(ctx, in.Store, key, log)
-		for _, c := range in.Copies {
-			removeObject(ctx, c.Store, key, log)
-		}
 		return res, fmt.Errorf("write manifest: %w", err)
 	}
 
-	res.Artifact = lifeboat.Artifact{Storage: in.Storage, Key: key, StoredBytes: stored, RawBytes: raw, SHA256: sha,
-		Copies: finishCopies(ctx, in, key, res.Manifest, copyErrs), Recipients: res.Manifest.Recipients}
+	res.Artifact = lifeboat.Artifact{Storage: in.Storage, Key: key, StoredBytes: stored, RawBytes: raw, SHA256: sha}
 	secs := time.Since(start).Seconds()
 	res.Metrics = BackupMetrics{RawBytes: raw, StoredBytes: stored, Seconds: secs, RawMBPerSec: float64(raw) / 1e6 / secs,
 		Tables: len(inv.snap.Tables), ServerVersion: serverVersion, PgDumpVersion: bin.Version}
@@ -164,12 +153,11 @@ func Backup(ctx context.Context, in BackupInput) (res BackupResult, err error) {
 
 // streamDump runs pg_dump into the sealer and the sealer into storage through
 // a pipe; a failure on either side stops the other.
-func streamDump(ctx context.Context, in BackupInput, bin pgtool.Binary, snapshot, key string) (stored, raw int64, sha string, copyErrs []error, err error) {
+func streamDump(ctx context.Context, in BackupInput, bin pgtool.Binary, snapshot, key string) (stored, raw int64, sha string, err error) {
 	dumpCtx, cancelDump := context.WithCancelCause(ctx)
 	defer cancelDump(nil)
 	pr, pw := io.Pipe()
-	copies := startCopies(dumpCtx, in.Copies, key)
-	hasher := crypt.NewHashingWriter(copies.writer(pw))
+	hasher := crypt.NewHashingWriter(pw)
 	progress := &progressWriter{log: in.Log, every: in.ProgressLog, next: time.Now()}
 	dumpErr := make(chan error, 1)
 	go func() {
@@ -183,7 +171,6 @@ func streamDump(ctx context.Context, in BackupInput, bin pgtool.Binary, snapshot
 			raw = sealer.RawBytes()
 		}
 		pw.CloseWithError(err) // nil → EOF: the upload completes
-		copies.close(err)
 		dumpErr <- err
 	}()
 	n, putErr := in.Store.Put(ctx, key, pr)
@@ -191,22 +178,17 @@ func streamDump(ctx context.Context, in BackupInput, bin pgtool.Binary, snapshot
 		cancelDump(putErr)
 		_ = pr.CloseWithError(putErr)
 	}
-	derr := <-dumpErr
-	copyErrs = copies.wait(hasher.Size())
-	if derr != nil || putErr != nil || n != hasher.Size() {
-		copies.remove(ctx, in.Log)
-	}
 	// The dump's error is the root cause unless it only says we stopped it.
-	if derr != nil && (putErr == nil || !errors.Is(derr, putErr)) {
-		return 0, 0, "", nil, fmt.Errorf("pg_dump: %w", derr)
+	if derr := <-dumpErr; derr != nil && (putErr == nil || !errors.Is(derr, putErr)) {
+		return 0, 0, "", fmt.Errorf("pg_dump: %w", derr)
 	}
 	if putErr != nil {
-		return 0, 0, "", nil, fmt.Errorf("upload: %w", putErr)
+		return 0, 0, "", fmt.Errorf("upload: %w", putErr)
 	}
 	if n != hasher.Size() {
-		return 0, 0, "", nil, fmt.Errorf("upload: stored %d bytes but sealed %d", n, hasher.Size())
+		return 0, 0, "", fmt.Errorf("upload: stored %d bytes but sealed %d", n, hasher.Size())
 	}
-	return n, raw, hasher.SHA256(), copyErrs, nil
+	return n, raw, hasher.SHA256(), nil
 }
 
 // progressWriter logs how many raw bytes pg_dump has produced, now and then.
