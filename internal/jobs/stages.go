@@ -35,7 +35,7 @@ func (r *Runner) backup(ctx context.Context, run lifeboat.Run, t *config.Target,
 	res, err := pipeline.Backup(ctx, pipeline.BackupInput{
 		RunID: run.ID, Target: t.Name, SourceURL: t.DatabaseURL, RowCounts: t.RowCounts,
 		Storage: t.Storage, Store: st, Recipients: r.deps.Recipients, Now: run.CreatedAt,
-		Getenv: r.deps.Getenv, Log: log,
+		Getenv: r.deps.Getenv, Log: log, LockTimeout: t.LockTimeout,
 	})
 	if err != nil {
 		return outcome{}, err
