@@ -101,7 +101,7 @@ func Sparkline(points []HistoryPoint) string {
 	fmt.Fprintf(&b, `<polyline class="spark-duration" points="%s"/>`, strings.Join(dur, " "))
 	if len(points) == 1 {
 		// One run is a dot, not a line.
-		fmt.Fprintf(&b, `<circle class="spark-dot" cx="%s" cy="%s" r="1.5"/>`, num(x(0)), num(y(float64(points[0].Duration), float64(maxDur), sparkDurTop, sparkDurBottom)))
+		fmt.Fprintf(&b, `<circle class="spark-dot" cx="%s" cy="%s" r="3"/>`, num(x(0)), num(y(float64(points[0].Duration), float64(maxDur), sparkDurTop, sparkDurBottom)))
 	}
 	b.WriteString(fails.String())
 	b.WriteString(`</svg>`)
