@@ -188,10 +188,10 @@ if [ ! -s "$AGE_KEY" ]; then
 	rm -f "$AGE_KEY"
 	# go run's "go: downloading" lines and age-keygen's "Public key:" line go
 	# to the log: the key file holds the public key too.
-	(umask 077 && go run filippo.io/age/cmd/age-keygen@v1.3.2 -o "$AGE_KEY") >>"$LOGS/setup.log" 2>&1 ||
+	(umask 077 && go run filippo.io/age/cmd/age-keygen@v1.3.2 -o "$AGE_KEY") >"$LOGS/age-keygen.log" 2>&1 ||
 		{
-			tail -n 20 "$LOGS/setup.log" >&2
-			lb_die "could not generate $AGE_KEY (log: $LOGS/setup.log)"
+			tail -n 20 "$LOGS/age-keygen.log" >&2
+			lb_die "could not generate $AGE_KEY (log: $LOGS/age-keygen.log)"
 		}
 fi
 
@@ -228,9 +228,9 @@ set +a
 lb_log "building bin/lifeboat"
 # The first build downloads modules: their "go: downloading" lines go to the
 # log, shown only if the build fails.
-go build -o bin/lifeboat ./cmd/server >>"$LOGS/setup.log" 2>&1 || {
-	tail -n 40 "$LOGS/setup.log" >&2
-	lb_die "go build failed (log: $LOGS/setup.log)"
+go build -o bin/lifeboat ./cmd/server >"$LOGS/build.log" 2>&1 || {
+	grep -v '^go: downloading' "$LOGS/build.log" | tail -n 40 >&2
+	lb_die "go build failed (log: $LOGS/build.log)"
 }
 
 if lb_pid_alive "$LB_PID" lifeboat; then
@@ -280,8 +280,8 @@ else
 	bin/lifeboat token revoke --config "$CONFIG" --name demo >/dev/null 2>&1 || true
 	(
 		umask 077
-		bin/lifeboat token create --config "$CONFIG" --name demo >"$TOKEN_FILE.new" 2>>"$LOGS/setup.log"
-	) || lb_die "could not create the demo API token (log: $LOGS/setup.log)"
+		bin/lifeboat token create --config "$CONFIG" --name demo >"$TOKEN_FILE.new" 2>"$LOGS/token.log"
+	) || lb_die "could not create the demo API token (log: $LOGS/token.log)"
 	mv "$TOKEN_FILE.new" "$TOKEN_FILE"
 fi
 LIFEBOAT_API_TOKEN="$(cat "$TOKEN_FILE")"
