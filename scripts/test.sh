@@ -133,6 +133,7 @@ check_generated() {
 	fi
 }
 
+args_given="$*"
 if [ "$#" -eq 0 ]; then
 	lb_log "gofmt -l"
 	unformatted="$(gofmt -l . | grep -v -e '/testdata/' -e '^\.lifeboat/' || true)"
@@ -167,3 +168,12 @@ fi
 
 lb_log "go test -count=1 -timeout 20m $*"
 go test -count=1 -timeout 20m "$@"
+
+if [ -z "$args_given" ]; then
+	# The API's fuzz test, briefly: hostile parameters and bodies (NUL
+	# bytes, invalid UTF-8…) must never get a 5xx. Its seeds ran above as
+	# a plain test. The first run builds the packages with coverage
+	# instrumentation (minutes on a cold cache); later runs reuse them.
+	lb_log "go test -fuzz FuzzAPI -fuzztime 20s ./internal/api/"
+	go test -run '^$' -fuzz '^FuzzAPI$' -fuzztime 20s -parallel 2 ./internal/api/
+fi

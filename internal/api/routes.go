@@ -117,7 +117,7 @@ func (s *Server) Routes() http.Handler {
 	r := chi.NewRouter()
 	// No middleware.RealIP: forwarded headers are anyone's to set, and the
 	// failed-auth limit counts by peer address.
-	r.Use(middleware.RequestID, s.logRequests, middleware.Recoverer, s.authenticate, s.readBody)
+	r.Use(middleware.RequestID, s.logRequests, middleware.Recoverer, s.authenticate, s.readBody, s.refuseBadText)
 	r.NotFound(s.notFound) // pages.go: HTML, or problem+json under /api/
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, r, &lifeboat.Error{Code: codeMethodNotAllowed, Message: r.Method + " is not allowed on " + r.URL.Path})
@@ -126,10 +126,10 @@ func (s *Server) Routes() http.Handler {
 	// The dashboard: login is open, every page needs a session (session.go).
 	s.sessionRoutes(r)
 	r.Group(func(r chi.Router) {
-		r.Use(s.requireSession)
+		r.Use(s.requireSession, s.refusePathText)
 		s.pageRoutes(r)
 	})
-	strict := NewStrictHandlerWithOptions(s, []StrictMiddlewareFunc{s.checkQuery, strictBody, withRequest},
+	strict := NewStrictHandlerWithOptions(s, []StrictMiddlewareFunc{s.checkQuery, strictBody, checkText, withRequest},
 		StrictHTTPServerOptions{RequestErrorHandlerFunc: s.requestError, ResponseErrorHandlerFunc: s.problem})
 	HandlerWithOptions(strict, ChiServerOptions{BaseRouter: r, ErrorHandlerFunc: s.requestError})
 	// State changes from another site's page are refused (Sec-Fetch-Site /

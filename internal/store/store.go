@@ -56,6 +56,12 @@ func interpretError(err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return lifeboat.ErrNotFound
 	}
+	// A NUL byte or invalid UTF-8 in a text parameter: the input's fault,
+	// not the database's (the API refuses it sooner, naming the field).
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "22021" || pgErr.Code == "22P05") {
+		return &lifeboat.Error{Code: lifeboat.EINVALID, Message: "text with a NUL byte or invalid UTF-8 cannot be stored"}
+	}
 	return err
 }
 
