@@ -38,6 +38,9 @@ type Backup struct {
 	// single backup's read carries it. ManifestError says why it is absent.
 	Manifest      json.RawMessage `json:"manifest,omitempty"`
 	ManifestError string          `json:"manifest_error,omitempty"`
+	// Copies lists every stored copy, the primary first: stored,
+	// checksum-verified, restore-proven by which run, locked until when.
+	Copies []Copy `json:"copies,omitempty"`
 }
 
 // BackupFilter selects a target's backups, newest first.

@@ -136,6 +136,10 @@ type Artifact struct {
 	// PrunedAt is set once retention deleted the object, with the reason.
 	PrunedAt     *time.Time `json:"pruned_at,omitempty"`
 	PrunedReason string     `json:"pruned_reason,omitempty"`
+	// Copies lists every stored copy, the primary (Storage, Key) first.
+	Copies []Copy `json:"copies,omitempty"`
+	// Recipients are the age recipients the backup was encrypted to.
+	Recipients []string `json:"recipients,omitempty"`
 }
 
 // Stage is one step of a run.

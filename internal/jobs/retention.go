@@ -104,6 +104,7 @@ type retentionPlan struct {
 	policy          retention.Policy
 	latestRunFailed bool
 	decisions       []retention.Decision
+	history         []store.StoredBackup
 }
 
 // Prune applies target's retention policy at Deps.Now: it plans over the
@@ -128,7 +129,7 @@ func (r *Runner) Prune(ctx context.Context, target string, dryRun bool) ([]reten
 			continue
 		}
 		reason := strings.Join(d.Reasons, "; ")
-		err := r.pruneBackup(ctx, d, reason)
+		err := r.pruneBackup(ctx, d, reason, plan.history)
 		if lifeboat.ErrorCode(err) == lifeboat.ECONFLICT {
 			// A retry began to use it since the plan was made.
 			plan.decisions[i].Keep, plan.decisions[i].Reasons = true, []string{err.Error()}
@@ -150,12 +151,30 @@ func (r *Runner) Prune(ctx context.Context, target string, dryRun bool) ([]reten
 // leaves a manifest without an object, which the next prune recognizes,
 // never an object that looks restorable but is half gone. History is marked
 // only once storage no longer holds the backup.
-func (r *Runner) pruneBackup(ctx context.Context, d retention.Decision, reason string) error {
+func (r *Runner) pruneBackup(ctx context.Context, d retention.Decision, reason string, history []store.StoredBackup) error {
 	st, ok := r.catalog().Stores[d.Storage]
 	if !ok {
 		return fmt.Errorf("prune %s: storage %q is not configured", d.Key, d.Storage)
 	}
-	if d.RunID != 0 {
+	// With several copies, each goes on its own; the backup is pruned when
+	// its last copy is.
+	var copyRow, others bool
+	for _, b := range history {
+		if b.RunID == d.RunID && d.RunID != 0 && b.Copy != nil {
+			if b.Storage == d.Storage {
+				copyRow = true
+			} else {
+				others = true
+			}
+		}
+	}
+	if l, ok := st.(blob.Locker); ok && d.RunID == 0 {
+		// An object history does not know: ask the server for its lock.
+		if ret, err := l.Retention(ctx, d.Key); err == nil && ret.Locked(r.deps.Now()) {
+			return lifeboat.Errorf(lifeboat.ECONFLICT, "locked until %s (Object Lock)", ret.Until.UTC().Format(time.RFC3339))
+		}
+	}
+	if d.RunID != 0 && !others {
 		// Refused (ECONFLICT) while a retry uses the backup; once marked,
 		// no retry will.
 		if err := r.deps.Store.ArtifactPruneBegin(ctx, d.RunID); err != nil {
@@ -163,12 +182,23 @@ func (r *Runner) pruneBackup(ctx context.Context, d retention.Decision, reason s
 		}
 	}
 	if err := st.Delete(ctx, d.Key); err != nil {
+		if errors.Is(err, blob.ErrLocked) {
+			return lifeboat.Errorf(lifeboat.ECONFLICT, "the storage refused: the object is under Object Lock")
+		}
 		return fmt.Errorf("prune %s: %w", d.Key, err)
 	}
 	if err := st.Delete(ctx, blob.ManifestKey(d.Key)); err != nil {
 		return fmt.Errorf("prune %s: %w", d.Key, err)
 	}
 	if d.RunID == 0 {
+		return nil
+	}
+	if copyRow {
+		if err := r.deps.Store.CopyPrune(ctx, d.RunID, d.Storage, reason); err != nil {
+			return err
+		}
+	}
+	if others {
 		return nil
 	}
 	return r.deps.Store.ArtifactPrune(ctx, d.RunID, reason)
@@ -197,15 +227,18 @@ func (r *Runner) planRetention(ctx context.Context, t *config.Target) (retention
 	if err != nil {
 		return retentionPlan{}, err
 	}
-	// The target's storage, and any other its stored backups were written to.
-	names := []string{t.Storage}
+	// The target's storages, and any other its stored backups were written to.
+	names := slices.Clone(t.StorageNames())
 	for _, b := range h.Backups {
 		if !slices.Contains(names, b.Storage) {
 			names = append(names, b.Storage)
 		}
 	}
-	var backups []retention.Backup
+	// GFS holds on each storage on its own: a copy counts where it is good.
+	var decisions []retention.Decision
+	now := r.deps.Now()
 	for _, name := range names {
+		var backups []retention.Backup
 		st, ok := r.catalog().Stores[name]
 		if !ok {
 			// Backups in a storage no longer configured can be neither seen
@@ -223,8 +256,11 @@ func (r *Runner) planRetention(ctx context.Context, t *config.Target) (retention
 			}
 			l := listed[b.Key]
 			delete(listed, b.Key)
+			// A copy that failed its write or read-back is no verified
+			// backup here, whatever its run proved with another copy.
+			verified := b.Status == lifeboat.RunSucceeded && (b.Copy == nil || b.Copy.Status != lifeboat.CopyFailed)
 			backups = append(backups, retention.Backup{RunID: b.RunID, Storage: name, Key: b.Key,
-				CreatedAt: b.CreatedAt, Verified: b.Status == lifeboat.RunSucceeded,
+				CreatedAt: b.CreatedAt, Verified: verified,
 				Manifest: l.manifest != nil, Missing: l.object == nil, Status: b.Status})
 		}
 		// What is left is unknown to history: a backup stage that stored its
@@ -235,9 +271,61 @@ func (r *Runner) planRetention(ctx context.Context, t *config.Target) (retention
 				Manifest: l.manifest != nil, Missing: l.object == nil,
 				PredatesHistory: h.FirstRunAt.IsZero() || at.Before(h.FirstRunAt)})
 		}
+		decisions = append(decisions, retention.Plan(p, backups, h.LatestRunFailed, now)...)
 	}
-	return retentionPlan{policy: p, latestRunFailed: h.LatestRunFailed,
-		decisions: retention.Plan(p, backups, h.LatestRunFailed, r.deps.Now())}, nil
+	keepAcrossCopies(decisions, h.Backups, now)
+	// Newest first across storages, as one storage's plan is.
+	slices.SortStableFunc(decisions, func(a, b retention.Decision) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return int(b.RunID - a.RunID)
+	})
+	return retentionPlan{policy: p, latestRunFailed: h.LatestRunFailed, decisions: decisions, history: h.Backups}, nil
+}
+
+// keepAcrossCopies applies what no single storage's plan can see:
+//   - a copy under Object Lock is never deleted before its retain-until
+//     date (the server would refuse anyway);
+//   - the last good copy of a backup is never deleted while any storage's
+//     plan keeps that backup: when the storages that keep it hold only a
+//     failed or missing copy, the good copies elsewhere stay.
+func keepAcrossCopies(ds []retention.Decision, history []store.StoredBackup, now time.Time) {
+	copyOf := map[[2]string]*lifeboat.Copy{}
+	for _, b := range history {
+		if b.Copy != nil {
+			copyOf[[2]string{b.Storage, b.Key}] = b.Copy
+		}
+	}
+	good := func(d retention.Decision) bool {
+		c := copyOf[[2]string{d.Storage, d.Key}]
+		return d.Manifest && !d.Missing && (c == nil || c.Status == lifeboat.CopyVerified)
+	}
+	keptGood, keptAny := map[int64]bool{}, map[int64]string{}
+	for _, d := range ds {
+		if d.RunID == 0 || !d.Keep {
+			continue
+		}
+		keptAny[d.RunID] = d.Storage
+		if good(d) {
+			keptGood[d.RunID] = true
+		}
+	}
+	for i := range ds {
+		d := &ds[i]
+		if d.Keep {
+			continue
+		}
+		if c := copyOf[[2]string{d.Storage, d.Key}]; c != nil && c.Locked(now) {
+			d.Keep, d.Reasons = true, []string{fmt.Sprintf("%s; locked until %s (Object Lock)", strings.Join(d.Reasons, "; "),
+				c.LockedUntil.UTC().Format(time.RFC3339))}
+			continue
+		}
+		if where, ok := keptAny[d.RunID]; ok && !keptGood[d.RunID] && good(*d) {
+			d.Keep, d.Reasons = true, []string{fmt.Sprintf("last good copy of a backup kept on %s, whose copy is not good", where)}
+			keptGood[d.RunID] = true
+		}
+	}
 }
 
 // listedBackup is an object key's object and manifest as a listing found them.

@@ -34,6 +34,13 @@ type BackupInput struct {
 	Getenv      func(string) string
 	Log         *slog.Logger
 	ProgressLog time.Duration // how often to log bytes streamed; 0 = 10s
+	// Copies are the other storages the backup is also written to (3-2-1),
+	// teed from the same encrypted stream: the dump runs once.
+	Copies []CopyStore
+	// ProofCopy is the copy this run's restore reads (0: the primary, i:
+	// Copies[i-1]); that restore checks its sha256. Every other copy is read
+	// back here and counts only once it matched.
+	ProofCopy int
 	// LockTimeout bounds each wait of the source sessions for a table lock
 	// (lock_timeout); 0 leaves the server's setting.
 	LockTimeout time.Duration
@@ -109,13 +116,13 @@ func Backup(ctx context.Context, in BackupInput) (res BackupResult, err error) {
 
 	key := blob.ObjectKey(in.Target, in.RunID, in.Now)
 	log.Info("streaming pg_dump to " + in.Storage + ":" + key)
-	stored, raw, sha, err := streamDump(ctx, in, bin, snap.ID, key)
+	stored, raw, sha, copyErrs, err := streamDump(ctx, in, bin, snap.ID, key)
 	inv := <-invDone
 	if err == nil && inv.err != nil {
 		err = fmt.Errorf("count source rows: %w", inv.err)
 	}
 	if err != nil {
-		removeObject(ctx, in.Store, key, log)
+		removeCopies(ctx, in, key)
 		return res, src.explain(ctx, err)
 	}
 
@@ -124,7 +131,7 @@ func Backup(ctx context.Context, in BackupInput) (res BackupResult, err error) {
 	// recipients.
 	sealed, err := sealInventory(inv.snap, in.Recipients)
 	if err != nil {
-		removeObject(ctx, in.Store, key, log)
+		removeCopies(ctx, in, key)
 		return res, err
 	}
 	res.Manifest = blob.Manifest{
@@ -136,11 +143,12 @@ func Backup(ctx context.Context, in BackupInput) (res BackupResult, err error) {
 	}
 	// The manifest is written last: a backup without one is not a backup.
 	if err := blob.PutManifest(ctx, in.Store, key, res.Manifest); err != nil {
-		removeObject(ctx, in.Store, key, log)
+		removeCopies(ctx, in, key)
 		return res, fmt.Errorf("write manifest: %w", err)
 	}
 
-	res.Artifact = lifeboat.Artifact{Storage: in.Storage, Key: key, StoredBytes: stored, RawBytes: raw, SHA256: sha}
+	res.Artifact = lifeboat.Artifact{Storage: in.Storage, Key: key, StoredBytes: stored, RawBytes: raw, SHA256: sha,
+		Copies: finishCopies(ctx, in, key, res.Manifest, copyErrs), Recipients: res.Manifest.Recipients}
 	secs := time.Since(start).Seconds()
 	res.Metrics = BackupMetrics{RawBytes: raw, StoredBytes: stored, Seconds: secs, RawMBPerSec: float64(raw) / 1e6 / secs,
 		Tables: len(inv.snap.Tables), ServerVersion: serverVersion, PgDumpVersion: bin.Version}
@@ -153,11 +161,12 @@ func Backup(ctx context.Context, in BackupInput) (res BackupResult, err error) {
 
 // streamDump runs pg_dump into the sealer and the sealer into storage through
 // a pipe; a failure on either side stops the other.
-func streamDump(ctx context.Context, in BackupInput, bin pgtool.Binary, snapshot, key string) (stored, raw int64, sha string, err error) {
+func streamDump(ctx context.Context, in BackupInput, bin pgtool.Binary, snapshot, key string) (stored, raw int64, sha string, copyErrs []error, err error) {
 	dumpCtx, cancelDump := context.WithCancelCause(ctx)
 	defer cancelDump(nil)
 	pr, pw := io.Pipe()
-	hasher := crypt.NewHashingWriter(pw)
+	copies := startCopies(dumpCtx, in.Copies, key)
+	hasher := crypt.NewHashingWriter(copies.writer(pw))
 	progress := &progressWriter{log: in.Log, every: in.ProgressLog, next: time.Now()}
 	dumpErr := make(chan error, 1)
 	go func() {
@@ -171,6 +180,7 @@ func streamDump(ctx context.Context, in BackupInput, bin pgtool.Binary, snapshot
 			raw = sealer.RawBytes()
 		}
 		pw.CloseWithError(err) // nil → EOF: the upload completes
+		copies.close(err)
 		dumpErr <- err
 	}()
 	n, putErr := in.Store.Put(ctx, key, pr)
@@ -178,17 +188,22 @@ func streamDump(ctx context.Context, in BackupInput, bin pgtool.Binary, snapshot
 		cancelDump(putErr)
 		_ = pr.CloseWithError(putErr)
 	}
+	derr := <-dumpErr
+	copyErrs = copies.wait(hasher.Size())
+	if derr != nil || putErr != nil || n != hasher.Size() {
+		copies.remove(ctx, in.Log)
+	}
 	// The dump's error is the root cause unless it only says we stopped it.
-	if derr := <-dumpErr; derr != nil && (putErr == nil || !errors.Is(derr, putErr)) {
-		return 0, 0, "", fmt.Errorf("pg_dump: %w", derr)
+	if derr != nil && (putErr == nil || !errors.Is(derr, putErr)) {
+		return 0, 0, "", nil, fmt.Errorf("pg_dump: %w", derr)
 	}
 	if putErr != nil {
-		return 0, 0, "", fmt.Errorf("upload: %w", putErr)
+		return 0, 0, "", nil, fmt.Errorf("upload: %w", putErr)
 	}
 	if n != hasher.Size() {
-		return 0, 0, "", fmt.Errorf("upload: stored %d bytes but sealed %d", n, hasher.Size())
+		return 0, 0, "", nil, fmt.Errorf("upload: stored %d bytes but sealed %d", n, hasher.Size())
 	}
-	return n, raw, hasher.SHA256(), nil
+	return n, raw, hasher.SHA256(), copyErrs, nil
 }
 
 // progressWriter logs how many raw bytes pg_dump has produced, now and then.

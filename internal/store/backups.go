@@ -56,6 +56,9 @@ func (s *Store) BackupList(ctx context.Context, f lifeboat.BackupFilter) ([]life
 	if more {
 		out = out[:f.Limit]
 	}
+	if err := s.withCopies(ctx, out); err != nil {
+		return nil, false, err
+	}
 	if err := s.verifiedOf(ctx, out); err != nil {
 		return nil, false, err
 	}
@@ -120,6 +123,9 @@ func (s *Store) BackupGet(ctx context.Context, id int64) (lifeboat.Backup, error
 		return b, fmt.Errorf("backup %d: %w", id, err)
 	}
 	one := []lifeboat.Backup{b}
+	if err := s.withCopies(ctx, one); err != nil {
+		return b, err
+	}
 	if err := s.verifiedOf(ctx, one); err != nil {
 		return b, err
 	}

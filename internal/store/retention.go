@@ -18,6 +18,9 @@ type StoredBackup struct {
 	Key       string
 	CreatedAt time.Time
 	Status    lifeboat.RunStatus
+	// Copy is this copy's record (nil for a backup made before copies were
+	// recorded: its one object is the run's).
+	Copy *lifeboat.Copy
 }
 
 // RetentionHistory is what retention reads of one target's history.
@@ -60,6 +63,9 @@ func (s *Store) RetentionHistory(ctx context.Context, target string) (RetentionH
 		if err != nil {
 			return err
 		}
+		if h.Backups, err = withCopyRows(ctx, tx, h.Backups); err != nil {
+			return err
+		}
 		var latest string
 		err = tx.QueryRow(ctx, `SELECT status FROM runs WHERE target = $1 AND status IN ('succeeded', 'failed')
 			ORDER BY created_at DESC, id DESC LIMIT 1`, target).Scan(&latest)
@@ -95,4 +101,36 @@ func (s *Store) ArtifactPrune(ctx context.Context, runID int64, reason string) e
 		return fmt.Errorf("prune artifact of run %d: %w", runID, lifeboat.ErrNotFound)
 	}
 	return nil
+}
+
+// withCopyRows expands each backup into one entry per copy not pruned (a
+// target may write to several storages); backups without copy records
+// stay as they are.
+func withCopyRows(ctx context.Context, q querier, backups []StoredBackup) ([]StoredBackup, error) {
+	ids := make([]int64, len(backups))
+	for i, b := range backups {
+		ids[i] = b.RunID
+	}
+	copies, err := copiesOf(ctx, q, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]StoredBackup, 0, len(backups))
+	for _, b := range backups {
+		cs, ok := copies[b.RunID]
+		if !ok {
+			out = append(out, b)
+			continue
+		}
+		for _, c := range cs {
+			if c.PrunedAt != nil {
+				continue
+			}
+			e := b
+			e.Storage, e.Key = c.Storage, c.Key
+			e.Copy = &c
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }

@@ -104,6 +104,17 @@ func runGet(ctx context.Context, q querier, id int64) (lifeboat.Run, error) {
 	if err != nil {
 		return r, fmt.Errorf("run %d: %w", id, err)
 	}
+	if r.Artifact != nil {
+		from := r.ID
+		if r.Artifact.ReusedFromRun != 0 {
+			from = r.Artifact.ReusedFromRun
+		}
+		copies, err := copiesOf(ctx, q, []int64{from})
+		if err != nil {
+			return r, err
+		}
+		r.Artifact.Copies = copies[from]
+	}
 	rows, err := q.Query(ctx, `SELECT stage, status, attempt, started_at, finished_at, error, metrics
 		FROM run_stages WHERE run_id = $1 ORDER BY position`, id)
 	if err != nil {
@@ -221,7 +232,7 @@ func (t *Tx) ArtifactSet(ctx context.Context, runID int64, a lifeboat.Artifact, 
 	if err != nil {
 		return fmt.Errorf("set artifact of run %d: %w", runID, err)
 	}
-	return nil
+	return copiesSave(ctx, t.tx, runID, a)
 }
 
 // ChecksSave replaces the run's check results.
