@@ -31,7 +31,8 @@ const usage = `usage: lifeboat <command> [flags]
 
 commands:
   serve    --config FILE [--workers=false] [--listen ADDR]   API, dashboard and stage workers
-  worker   --config FILE                                    stage workers only
+           [--drain-timeout 10m]                            on SIGTERM: running stages may finish this long
+  worker   --config FILE [--drain-timeout 10m]              stage workers only
   migrate  [--config FILE]                                  apply migrations (lifeboat's and River's)
   run      --config FILE --target NAME                      one whole run in the foreground; exit 0 only if verified
   restore  --config FILE --object KEY --into DATABASE_URL [--storage NAME]
