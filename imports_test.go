@@ -26,9 +26,10 @@ var allowedImports = map[string][]string{
 	"internal/verify":    {""},
 	"internal/pgtool":    {""},
 	"internal/sandbox":   {""},
-	"internal/blob":      {""},
+	"internal/blob":      {"", "internal/outbound"},
 	"internal/crypt":     {""},
-	"internal/notify":    {""},
+	"internal/notify":    {"", "internal/outbound"},
+	"internal/outbound":  {""}, // the one guard on user-supplied addresses: notifiers' and storages'
 	"internal/views":     {""},
 	"internal/schedule":  {},
 	"internal/retention": {""},
@@ -42,7 +43,7 @@ var allowedImports = map[string][]string{
 	// app adapts the config to the API's and the pages' views of it (api,
 	// views): the wiring both cmd/server and the API tests use.
 	"internal/app": {"", "internal/config", "internal/blob", "internal/notify", "internal/jobs", "internal/store", "internal/views",
-		"internal/api"},
+		"internal/api", "internal/outbound"},
 	"internal/api": {"", "internal/views"},
 	// benchmark scaffolding: a synthetic history (bulk SQL) and the API load tool over it
 	"internal/benchseed": {""},

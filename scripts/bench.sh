@@ -137,6 +137,8 @@ storages:
     prefix: bench/
     access_key_id: \${S3_ACCESS_KEY_ID}
     secret_access_key: \${S3_SECRET_ACCESS_KEY}
+outbound:
+  allow: [127.0.0.0/8] # the local versitygw
 targets:
   - name: $SRC
     database_url: $(lb_pg_url "$PG_PASS" "$PG_PORT" "$SRC")

@@ -58,6 +58,8 @@ encryption:
   age_identity_file: ./age.key
 storages:
   - ` + storage + `
+outbound:
+  allow: [127.0.0.0/8]
 targets:
   - name: app
     database_url: ${SOURCE_URL}

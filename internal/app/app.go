@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -14,12 +13,17 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/config"
 	"github.com/lifeboat-dev/lifeboat/internal/jobs"
 	"github.com/lifeboat-dev/lifeboat/internal/notify"
+	"github.com/lifeboat-dev/lifeboat/internal/outbound"
 	"github.com/lifeboat-dev/lifeboat/internal/store"
 )
 
 // Storages builds one client per configured storage (one S3 client each,
 // reused by every run).
 func Storages(ctx context.Context, cfg *config.Config, log *slog.Logger) (map[string]blob.Store, error) {
+	allow, err := outbound.ParseAllow(cfg.Outbound.Allow)
+	if err != nil {
+		return nil, err
+	}
 	out := make(map[string]blob.Store, len(cfg.Storages))
 	for i, s := range cfg.Storages {
 		switch s.Kind {
@@ -33,7 +37,7 @@ func Storages(ctx context.Context, cfg *config.Config, log *slog.Logger) (map[st
 			s3, err := blob.NewS3(ctx, blob.S3Options{
 				Endpoint: s.Endpoint, Region: s.Region, Bucket: s.Bucket, Prefix: s.Prefix,
 				AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey, CAFile: s.CAFile,
-				PartSize: int64(s.PartSizeMB) << 20,
+				PartSize: int64(s.PartSizeMB) << 20, Allow: allow,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("storages[%d] (%s): %w", i, s.Name, err)
@@ -54,13 +58,9 @@ func Storages(ctx context.Context, cfg *config.Config, log *slog.Logger) (map[st
 // Senders builds the notifiers behind one guarded HTTP client. logs feeds
 // the last lines of a run's log to healthchecks-style heartbeats (nil: none).
 func Senders(cfg *config.Config, logs notify.LogSource) (map[string]notify.Sender, error) {
-	var allow []netip.Prefix
-	for _, c := range cfg.Outbound.Allow {
-		p, err := netip.ParsePrefix(strings.TrimSpace(c))
-		if err != nil {
-			return nil, fmt.Errorf("outbound.allow: %w", err)
-		}
-		allow = append(allow, p)
+	allow, err := outbound.ParseAllow(cfg.Outbound.Allow)
+	if err != nil {
+		return nil, err
 	}
 	client := notify.NewClient(allow, 10*time.Second)
 	out := make(map[string]notify.Sender, len(cfg.Notifiers))

@@ -327,6 +327,11 @@ func (c *Catalog) Put(ctx context.Context, kind, name string, body []byte, repla
 	if has(c.base, kind, name) {
 		return lifeboat.Errorf(lifeboat.ECONFLICT, "%s %q is defined in the config file: change it there", kind, name)
 	}
+	if s, ok := item.(*config.Storage); ok && s.Kind == "fs" {
+		if err := checkFSRoot(c.base.Outbound.FSRoots, s.Path); err != nil {
+			return err
+		}
+	}
 	err = c.st.ManagedChange(ctx, kind, name, c.now(), func(current []store.ManagedItem) (*store.ManagedItem, error) {
 		exists := slices.ContainsFunc(current, func(it store.ManagedItem) bool { return it.Kind == kind && it.Name == name })
 		if exists && !replace {

@@ -69,7 +69,7 @@ func newS3(t testing.TB, env testenv.S3, bucket, prefix string) *S3 {
 	s, err := NewS3(context.Background(), S3Options{
 		Endpoint: env.Endpoint, Region: env.Region, Bucket: bucket, Prefix: prefix,
 		AccessKeyID: env.AccessKey, SecretAccessKey: env.SecretKey, CAFile: env.CAFile,
-		PartSize: testPartSize, Concurrency: 2,
+		PartSize: testPartSize, Concurrency: 2, Allow: loopback,
 	})
 	require.NoError(t, err)
 	return s

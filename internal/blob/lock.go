@@ -108,7 +108,7 @@ func (s *S3) CheckObjectLock(ctx context.Context) error {
 		return nil
 	}
 	if err != nil && !hasCode(err, "ObjectLockConfigurationNotFoundError") && !hasCode(err, "NoSuchObjectLockConfiguration") {
-		return fmt.Errorf("bucket %s: read its Object Lock configuration: %w", s.bucket, err)
+		return fmt.Errorf("bucket %s: read its Object Lock configuration: %w", s.bucket, brief(err))
 	}
 	return lifeboat.Errorf(lifeboat.EINVALID, "bucket %s does not have Object Lock enabled, but object_lock is configured: "+
 		"backups would be written unlocked or refused. Object Lock can only be enabled when a bucket is created "+

@@ -19,7 +19,7 @@ func newLockedS3(t *testing.T, env testenv.S3, bucket string, lock *ObjectLock) 
 	s, err := NewS3(context.Background(), S3Options{
 		Endpoint: env.Endpoint, Region: env.Region, Bucket: bucket, Prefix: "lb/",
 		AccessKeyID: env.AccessKey, SecretAccessKey: env.SecretKey, CAFile: env.CAFile,
-		PartSize: testPartSize, Concurrency: 2, Lock: lock,
+		PartSize: testPartSize, Concurrency: 2, Lock: lock, Allow: loopback,
 	})
 	require.NoError(t, err)
 	return s

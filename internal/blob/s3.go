@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +26,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/lifeboat-dev/lifeboat"
+	"github.com/lifeboat-dev/lifeboat/internal/outbound"
 )
 
 // Multipart defaults: memory for one Put is about PartSize × (Concurrency+2).
@@ -48,6 +52,11 @@ type S3Options struct {
 	// Lock, when set, writes every object under S3 Object Lock (the bucket
 	// must have it enabled: CheckObjectLock).
 	Lock *ObjectLock
+	// Allow lists the internal prefixes (loopback, private, link-local…)
+	// the endpoint may resolve to: outbound.allow. Every connection is
+	// checked by the same guard as the notifiers' (internal/outbound), when
+	// it connects; public addresses are always allowed.
+	Allow []netip.Prefix
 }
 
 // S3 stores objects in an S3-compatible bucket. One S3 (one client, one
@@ -127,7 +136,18 @@ func NewS3(ctx context.Context, o S3Options) (*S3, error) {
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
+	// The S3 calls (not the credential chain's, whose instance metadata
+	// endpoint is link-local by design) go through the outbound guard, and
+	// through no environment proxy, which would connect unchecked. The
+	// SDK's client follows no redirect.
+	bc, ok := cfg.HTTPClient.(*awshttp.BuildableClient)
+	if !ok {
+		return nil, fmt.Errorf("s3 storage: unexpected HTTP client %T", cfg.HTTPClient)
+	}
+	guarded := bc.WithDialerOptions(func(d *net.Dialer) { d.Control = outbound.Control(o.Allow) }).
+		WithTransportOptions(func(tr *http.Transport) { tr.Proxy = nil })
 	client := s3.NewFromConfig(cfg, func(so *s3.Options) {
+		so.HTTPClient = guarded
 		// A multipart object has no whole-object checksum to check; the
 		// backup's own sha256 covers it. Don't log a warning on every Get.
 		so.DisableLogOutputChecksumValidationSkipped = true
@@ -184,13 +204,13 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader) (int64, error) {
 		var mf manager.MultiUploadFailure
 		if errors.As(err, &mf) && mf.UploadID() != "" {
 			if aerr := s.abort(ctx, full, mf.UploadID()); aerr != nil {
-				return 0, fmt.Errorf("put %s: %w (abort upload: %v)", key, err, aerr)
+				return 0, fmt.Errorf("put %s: %w (abort upload: %v)", key, brief(err), brief(aerr))
 			}
 		}
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 			err = fmt.Errorf("%w (%w)", cerr, err)
 		}
-		return 0, fmt.Errorf("put %s: %w", key, err)
+		return 0, fmt.Errorf("put %s: %w", key, brief(err))
 	}
 	return pr.n, nil
 }
@@ -250,16 +270,16 @@ func (s *S3) Delete(ctx context.Context, key string) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("delete %s: %w", key, err)
+			return fmt.Errorf("delete %s: %w", key, brief(err))
 		}
 		in.VersionId = head.VersionId
 	}
 	_, err = s.client.DeleteObject(ctx, in)
 	if err != nil && isLocked(err) {
-		return fmt.Errorf("delete %s: %w (%w)", key, ErrLocked, err)
+		return fmt.Errorf("delete %s: %w (%w)", key, ErrLocked, brief(err))
 	}
 	if err != nil && !isNotFound(err) {
-		return fmt.Errorf("delete %s: %w", key, err)
+		return fmt.Errorf("delete %s: %w", key, brief(err))
 	}
 	return nil
 }
@@ -273,7 +293,7 @@ func (s *S3) List(ctx context.Context, prefix string) ([]Info, error) {
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("list %q: %w", prefix, err)
+			return nil, fmt.Errorf("list %q: %w", prefix, brief(err))
 		}
 		for _, o := range page.Contents {
 			k := strings.TrimPrefix(aws.ToString(o.Key), s.prefix)
@@ -296,7 +316,7 @@ func (s *S3) EnsureBucket(ctx context.Context) error {
 		return nil
 	}
 	if !isNotFound(err) && !hasCode(err, "NoSuchBucket") {
-		return fmt.Errorf("bucket %s: %w", s.bucket, err)
+		return fmt.Errorf("bucket %s: %w", s.bucket, brief(err))
 	}
 	in := &s3.CreateBucketInput{Bucket: aws.String(s.bucket)}
 	if s.lock != nil {
@@ -308,7 +328,7 @@ func (s *S3) EnsureBucket(ctx context.Context) error {
 		}
 	}
 	if _, err := s.client.CreateBucket(ctx, in); err != nil && !hasCode(err, "BucketAlreadyOwnedByYou") {
-		return fmt.Errorf("create bucket %s: %w", s.bucket, err)
+		return fmt.Errorf("create bucket %s: %w", s.bucket, brief(err))
 	}
 	return nil
 }
@@ -329,7 +349,7 @@ func (s *S3) Uploads(ctx context.Context) ([]Upload, error) {
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("list multipart uploads: %w", err)
+			return nil, fmt.Errorf("list multipart uploads: %w", brief(err))
 		}
 		for _, u := range page.Uploads {
 			out = append(out, Upload{
@@ -359,7 +379,7 @@ func (s *S3) AbortStaleUploads(ctx context.Context, olderThan time.Duration) (in
 			continue
 		}
 		if err := s.abort(ctx, s.prefix+u.Key, u.UploadID); err != nil {
-			errs = append(errs, fmt.Errorf("abort upload of %s: %w", u.Key, err))
+			errs = append(errs, fmt.Errorf("abort upload of %s: %w", u.Key, brief(err)))
 			continue
 		}
 		n++
@@ -371,7 +391,7 @@ func s3Err(op, key string, err error) error {
 	if isNotFound(err) {
 		return fmt.Errorf("%s %s: %w", op, key, lifeboat.ErrNotFound)
 	}
-	return fmt.Errorf("%s %s: %w", op, key, err)
+	return fmt.Errorf("%s %s: %w", op, key, brief(err))
 }
 
 // isNotFound reports a missing key. HEAD responses carry no body, so a 404
@@ -385,4 +405,49 @@ func isNotFound(err error) bool {
 func hasCode(err error, code string) bool {
 	var ae smithy.APIError
 	return errors.As(err, &ae) && ae.ErrorCode() == code
+}
+
+// briefError is an S3 error told briefly: the operation, the HTTP status
+// and the error code, with the server's message quoted and cut short. The
+// message is whatever the endpoint sent (any server's, when the endpoint
+// is not S3), so it is never echoed whole. The SDK's error stays wrapped
+// for errors.As.
+type briefError struct {
+	msg string
+	err error
+}
+
+func (e *briefError) Error() string { return e.msg }
+func (e *briefError) Unwrap() error { return e.err }
+
+// maxQuote bounds how much of a remote server's text an error quotes.
+const maxQuote = 120
+
+func brief(err error) error {
+	var ae smithy.APIError
+	if err == nil || !errors.As(err, &ae) {
+		return err
+	}
+	op := "S3"
+	var oe *smithy.OperationError
+	if errors.As(err, &oe) {
+		op += " " + oe.Operation()
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		op += fmt.Sprintf(": HTTP %d", re.HTTPStatusCode())
+	}
+	msg := fmt.Sprintf("%s: %s", op, quoteBrief(ae.ErrorCode(), 40))
+	if m := ae.ErrorMessage(); m != "" && m != ae.ErrorCode() {
+		msg += " " + quoteBrief(m, maxQuote)
+	}
+	return &briefError{msg: msg, err: err}
+}
+
+// quoteBrief quotes s, cut to at most n runes.
+func quoteBrief(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return strconv.Quote(string(r[:n])) + "…"
+	}
+	return strconv.Quote(s)
 }

@@ -127,9 +127,15 @@ type ObjectLock struct {
 // Enabled reports whether a lock is configured.
 func (l ObjectLock) Enabled() bool { return l.Mode != "" || l.Days != 0 }
 
-// Outbound restricts which addresses user-supplied URLs may reach.
+// Outbound restricts where destinations supplied through the API may
+// point: the addresses their URLs and endpoints may reach, and the folders
+// their fs storages may live in.
 type Outbound struct {
 	Allow []string `yaml:"allow"` // CIDRs of private/loopback ranges lifeboat may call
+	// FSRoots are the folders under which an fs storage created through the
+	// API may live (absolute paths). Default none: fs storages then come
+	// from the config file only.
+	FSRoots []string `yaml:"fs_roots"`
 }
 
 // Notifier is where results go.

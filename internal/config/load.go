@@ -822,6 +822,11 @@ func (v *validator) config(c *Config) {
 			v.p.check(path, "%s is not a CIDR prefix such as 10.20.0.0/16", v.fromEnv.show(path, cidr))
 		}
 	}
+	for i, root := range c.Outbound.FSRoots {
+		if !filepath.IsAbs(root) {
+			v.p.check(indexPath("outbound.fs_roots", i), "must be an absolute path")
+		}
+	}
 	notifierNames := map[string]bool{}
 	for i := range c.Notifiers {
 		v.notifier(indexPath("notifiers", i), &c.Notifiers[i], notifierNames)
