@@ -96,12 +96,13 @@ func TestTargetsStoragesNotifiersThroughTheAPI(t *testing.T) {
 
 	// Validation is the config file's, naming fields of the body.
 	for body, want := range map[string]string{
-		`{"name": "bad", "database_url": "postgres://x@h/db", "storage": "extra", "schedule": "* * *"}`:   "body.schedule",
-		`{"name": "bad", "database_url": "postgres://x@h/db", "storage": "nowhere"}`:                      "body.storage",
-		`{"name": "bad", "database_url": "postgres://x@h/db", "storage": "extra", "colour": "blue"}`:      "body.colour: unknown field",
-		`{"name": "bad", "database_url_file": "/etc/shadow", "storage": "extra"}`:                         "body.database_url_file",
-		`{"name": "Bad Name", "database_url": "postgres://x@h/db", "storage": "extra"}`:                   "body.name",
-		`{"name": "bad", "database_url": "postgres://x@h/db", "storage": "extra", "stage_timeout": "1y"}`: "body.stage_timeout",
+		`{"name": "bad", "database_url": "postgres://x@h/db", "storage": "extra", "schedule": "* * *"}`:                  "body.schedule",
+		`{"name": "bad", "database_url": "postgres://x@h/db", "storage": "nowhere"}`:                                     "body.storage",
+		`{"name": "bad", "database_url": "postgres://x@h/db", "storage": "extra", "colour": "blue"}`:                     "body.colour: unknown field",
+		`{"name": "bad", "database_url_file": "/etc/shadow", "storage": "extra"}`:                                        "body.database_url_file",
+		`{"name": "Bad Name", "database_url": "postgres://x@h/db", "storage": "extra"}`:                                  "body.name",
+		`{"name": "bad", "database_url": "postgres://x@h/db", "storage": "extra", "stage_timeout": "1y"}`:                "body.stage_timeout",
+		`{"name": "bad", "database_url": "postgres://x@h/db", "storage": "extra", "gates": {"table_rows_drop": "150%"}}`: "body.gates.table_rows_drop",
 	} {
 		p := call("POST", "/api/v1/targets", body, 400)
 		require.Contains(t, p["detail"], want, body)
@@ -109,7 +110,7 @@ func TestTargetsStoragesNotifiersThroughTheAPI(t *testing.T) {
 	call("POST", "/api/v1/targets", `{"name": "app", "database_url": "postgres://x@h/db", "storage": "main"}`, 409)
 
 	tg := call("POST", "/api/v1/targets", fmt.Sprintf(`{"name": "app2", "database_url": %q, "storage": "extra",
-		"notify": ["hook"], "stage_timeout": "30m",
+		"notify": ["hook"], "stage_timeout": "30m", "gates": {"total_rows_drop": "30%%", "tables": [{"name": "public.sessions", "rows_drop": "off"}]},
 		"checks": [{"name": "customers", "sql": "SELECT count(*) FROM customers", "expect": ">= 1"}]}`, f.sourceURL), 201)
 	require.Equal(t, "api", tg["source"])
 	require.Equal(t, map[string]any{"set": true}, tg["database_url"])

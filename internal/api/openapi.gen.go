@@ -325,7 +325,35 @@ type TargetInput struct {
 		Timeout *string `json:"timeout,omitempty"`
 	} `json:"checks,omitempty"`
 	DatabaseUrl *string `json:"database_url,omitempty"`
-	MaxAge      *string `json:"max_age,omitempty"`
+
+	// Gates The anomaly gates (see acceptBaseline): drops as percentages such as "50%", switches "on" or "off"; every threshold takes "off".
+	Gates *struct {
+		// MinRows default 100
+		MinRows *int `json:"min_rows,omitempty"`
+
+		// ObjectsMissing on (default) or off
+		ObjectsMissing *string `json:"objects_missing,omitempty"`
+
+		// StoredSizeDrop default 50%
+		StoredSizeDrop *string `json:"stored_size_drop,omitempty"`
+
+		// TableMissing on (default) or off
+		TableMissing *string `json:"table_missing,omitempty"`
+
+		// TableRowsDrop default 50%
+		TableRowsDrop *string `json:"table_rows_drop,omitempty"`
+		Tables        *[]struct {
+			Missing *string `json:"missing,omitempty"`
+
+			// Name schema.table
+			Name     *string `json:"name,omitempty"`
+			RowsDrop *string `json:"rows_drop,omitempty"`
+		} `json:"tables,omitempty"`
+
+		// TotalRowsDrop default 20%
+		TotalRowsDrop *string `json:"total_rows_drop,omitempty"`
+	} `json:"gates,omitempty"`
+	MaxAge *string `json:"max_age,omitempty"`
 
 	// Name Optional; must equal the path's name when given.
 	Name      *string             `json:"name,omitempty"`
