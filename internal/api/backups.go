@@ -188,3 +188,34 @@ func (d downloadResponse) VisitDownloadBackupResponse(w http.ResponseWriter) err
 	}
 	return nil
 }
+
+// ListRestores answers a page of restores, newest first (keyset on id):
+// the records the dashboard's Restores page shows.
+func (s *Server) ListRestores(ctx context.Context, in ListRestoresRequestObject) (ListRestoresResponseObject, error) {
+	limit, err := intParam(in.Params.Limit, "limit", backupListDefault, 1, runListMax)
+	if err != nil {
+		return nil, err
+	}
+	var before int64
+	if raw := deref(in.Params.Cursor); raw != "" {
+		if before, err = decodeCursor(raw); err != nil {
+			return nil, err
+		}
+	}
+	if s.Pages == nil {
+		return nil, lifeboat.Errorf(lifeboat.EINTERNAL, "the restore list is not wired in this process")
+	}
+	list, more, err := s.Pages.RestoreList(ctx, deref(in.Params.Target), before, int(limit))
+	if err != nil {
+		return nil, err
+	}
+	page := ListRestores200JSONResponse{Restores: list}
+	if page.Restores == nil {
+		page.Restores = []lifeboat.Restore{}
+	}
+	if more && len(list) > 0 {
+		c := encodeCursor(list[len(list)-1].ID)
+		page.NextCursor = &c
+	}
+	return page, nil
+}

@@ -241,6 +241,13 @@ type ReadinessStatus string
 // Restore defines model for Restore.
 type Restore = lifeboat.Restore
 
+// RestoreList defines model for RestoreList.
+type RestoreList struct {
+	// NextCursor Pass as cursor for the next page; null on the last page.
+	NextCursor *string   `json:"next_cursor"`
+	Restores   []Restore `json:"restores"`
+}
+
 // RestoreRequest defines model for RestoreRequest.
 type RestoreRequest struct {
 	// Clean Restore into a database that is not empty
@@ -435,6 +442,16 @@ type GetEvidenceParams struct {
 	To *string `form:"to,omitempty" json:"to,omitempty"`
 }
 
+// ListRestoresParams defines parameters for ListRestores.
+type ListRestoresParams struct {
+	// Target Only this target's restores.
+	Target *string `form:"target,omitempty" json:"target,omitempty"`
+	Limit  *int    `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The previous page's next_cursor (opaque).
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
 // ListRunsParams defines parameters for ListRuns.
 type ListRunsParams struct {
 	Target *string `form:"target,omitempty" json:"target,omitempty"`
@@ -587,6 +604,9 @@ type ServerInterface interface {
 	// TestNotifier Send a test message - chat a line, a webhook a signed lifeboat.test event; a heartbeat is only connected to, since any request to it counts as a check-in.
 	// (POST /api/v1/notifiers/{name}/test)
 	TestNotifier(w http.ResponseWriter, r *http.Request, name ItemName)
+	// ListRestores Disaster-recovery restores, newest first, a page at a time (the dashboard's Restores page).
+	// (GET /api/v1/restores)
+	ListRestores(w http.ResponseWriter, r *http.Request, params ListRestoresParams)
 	// GetRestore A disaster-recovery restore - its status, checks and last 200 log lines.
 	// (GET /api/v1/restores/{id})
 	GetRestore(w http.ResponseWriter, r *http.Request, id int64)
@@ -776,6 +796,12 @@ func (_ Unimplemented) ReplaceNotifier(w http.ResponseWriter, r *http.Request, n
 // TestNotifier Send a test message - chat a line, a webhook a signed lifeboat.test event; a heartbeat is only connected to, since any request to it counts as a check-in.
 // (POST /api/v1/notifiers/{name}/test)
 func (_ Unimplemented) TestNotifier(w http.ResponseWriter, r *http.Request, name ItemName) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ListRestores Disaster-recovery restores, newest first, a page at a time (the dashboard's Restores page).
+// (GET /api/v1/restores)
+func (_ Unimplemented) ListRestores(w http.ResponseWriter, r *http.Request, params ListRestoresParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -1307,6 +1333,65 @@ func (siw *ServerInterfaceWrapper) TestNotifier(w http.ResponseWriter, r *http.R
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.TestNotifier(w, r, name)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListRestores operation middleware
+func (siw *ServerInterfaceWrapper) ListRestores(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListRestoresParams
+
+	// ------------- Optional query parameter "target" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "target", r.URL.Query(), &params.Target, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "target"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "target", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", r.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "cursor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListRestores(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -2673,6 +2758,9 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Post(options.BaseURL+"/api/v1/backups/{id}/restore", wrapper.RestoreBackup)
 	})
 	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/api/v1/restores", wrapper.ListRestores)
+	})
+	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/api/v1/restores/{id}", wrapper.GetRestore)
 	})
 	r.Group(func(r chi.Router) {
@@ -3387,6 +3475,44 @@ func (response TestNotifier404ApplicationProblemPlusJSONResponse) VisitTestNotif
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRestoresRequestObject struct {
+	Params ListRestoresParams
+}
+
+type ListRestoresResponseObject interface {
+	VisitListRestoresResponse(w http.ResponseWriter) error
+}
+
+type ListRestores200JSONResponse RestoreList
+
+func (response ListRestores200JSONResponse) VisitListRestoresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRestores400ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response ListRestores400ApplicationProblemPlusJSONResponse) VisitListRestoresResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5196,6 +5322,9 @@ type StrictServerInterface interface {
 	// TestNotifier Send a test message - chat a line, a webhook a signed lifeboat.test event; a heartbeat is only connected to, since any request to it counts as a check-in.
 	// (POST /api/v1/notifiers/{name}/test)
 	TestNotifier(ctx context.Context, request TestNotifierRequestObject) (TestNotifierResponseObject, error)
+	// ListRestores Disaster-recovery restores, newest first, a page at a time (the dashboard's Restores page).
+	// (GET /api/v1/restores)
+	ListRestores(ctx context.Context, request ListRestoresRequestObject) (ListRestoresResponseObject, error)
 	// GetRestore A disaster-recovery restore - its status, checks and last 200 log lines.
 	// (GET /api/v1/restores/{id})
 	GetRestore(ctx context.Context, request GetRestoreRequestObject) (GetRestoreResponseObject, error)
@@ -5717,6 +5846,32 @@ func (sh *strictHandler) TestNotifier(w http.ResponseWriter, r *http.Request, na
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(TestNotifierResponseObject); ok {
 		if err := validResponse.VisitTestNotifierResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListRestores operation middleware
+func (sh *strictHandler) ListRestores(w http.ResponseWriter, r *http.Request, params ListRestoresParams) {
+	var request ListRestoresRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListRestores(ctx, request.(ListRestoresRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListRestores")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListRestoresResponseObject); ok {
+		if err := validResponse.VisitListRestoresResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {

@@ -130,6 +130,37 @@ func testRestorePages(t *testing.T, pb *pagesBundle) {
 	require.NotContains(t, string(apiBody), password)
 	pb.page(t, "/restores/999999999", http.StatusNotFound)
 
+	// The API lists the same records.
+	apiGet := func(path string) (int, []byte) {
+		req, err := http.NewRequest(http.MethodGet, pb.srv.URL+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+pb.token)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, b
+	}
+	var list struct {
+		Restores   []lifeboat.Restore `json:"restores"`
+		NextCursor *string            `json:"next_cursor"`
+	}
+	code, listBody := apiGet("/api/v1/restores?target=good")
+	require.Equal(t, http.StatusOK, code, "%s", listBody)
+	require.NoError(t, json.Unmarshal(listBody, &list))
+	require.Len(t, list.Restores, 1)
+	require.Equal(t, rs.ID, list.Restores[0].ID)
+	require.Equal(t, lifeboat.RestoreSucceeded, list.Restores[0].Status)
+	require.NotEmpty(t, list.Restores[0].Checks, "with its checks")
+	require.Nil(t, list.NextCursor)
+	require.NotContains(t, string(listBody), password)
+	code, listBody = apiGet("/api/v1/restores?target=bad")
+	require.Equal(t, http.StatusOK, code)
+	require.JSONEq(t, `{"restores": [], "next_cursor": null}`, string(listBody))
+	code, _ = apiGet("/api/v1/restores?cursor=nope")
+	require.Equal(t, http.StatusBadRequest, code)
+
 	require.NotContains(t, pb.logs.String(), password, "the server's log")
 }
 

@@ -125,11 +125,10 @@ func (s *Store) RestoreLogTail(ctx context.Context, id int64, n int) ([]lifeboat
 
 // RestoreList returns restores newest first, of target only when it is not
 // empty, before beforeID when it is positive (keyset on id), at most limit,
-// and whether more follow. Metrics and checks are left out: lists show
-// status and times (RestoreGet has the rest).
+// and whether more follow; without their log lines (RestoreLogTail).
 func (s *Store) RestoreList(ctx context.Context, target string, beforeID int64, limit int) ([]lifeboat.Restore, bool, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, run_id, target, database_url, clean, status, attempt, error,
-		created_at, started_at, finished_at FROM restores
+		metrics, checks, created_at, started_at, finished_at FROM restores
 		WHERE ($1 = '' OR target = $1) AND ($2 <= 0 OR id < $2) ORDER BY id DESC LIMIT $3`, target, beforeID, limit+1)
 	if err != nil {
 		return nil, false, fmt.Errorf("list restores: %w", err)
@@ -137,10 +136,19 @@ func (s *Store) RestoreList(ctx context.Context, target string, beforeID int64, 
 	defer rows.Close()
 	var out []lifeboat.Restore
 	for rows.Next() {
-		var r lifeboat.Restore
+		var (
+			r              lifeboat.Restore
+			metrics, check []byte
+		)
 		if err := rows.Scan(&r.ID, &r.BackupID, &r.Target, &r.DatabaseURL, &r.Clean, &r.Status, &r.Attempt, &r.Error,
-			&r.CreatedAt, &r.StartedAt, &r.FinishedAt); err != nil {
+			&metrics, &check, &r.CreatedAt, &r.StartedAt, &r.FinishedAt); err != nil {
 			return nil, false, fmt.Errorf("list restores: %w", err)
+		}
+		r.Metrics, r.Checks, r.Logs = metrics, []lifeboat.CheckResult{}, []lifeboat.LogLine{}
+		if check != nil {
+			if err := json.Unmarshal(check, &r.Checks); err != nil {
+				return nil, false, fmt.Errorf("restore %d checks: %w", r.ID, err)
+			}
 		}
 		out = append(out, r)
 	}
