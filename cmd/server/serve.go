@@ -51,6 +51,12 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer a.close()
+	// The evidence signing key exists from the first start (generated and
+	// kept sealed unless evidence.signing_key_file names one): Settings
+	// shows it before any report is asked for.
+	if _, err := a.runner.EvidenceKey(ctx); err != nil {
+		log.Error("evidence signing key", "err", err)
+	}
 	// Items created through the API by any process reach this one within
 	// seconds (each process polls the catalog version). The watcher is
 	// waited for before the store closes.
