@@ -18,6 +18,11 @@ import (
 //	POST /targets/{name}/runs            "Run now"
 //	POST /targets/{name}/pause|resume
 //	POST /backups/{run id}/download      redirect to a short-lived URL
+//	GET  /backups/{run id}/restore       RestoreFormPage ("Restore…")
+//	POST /backups/{run id}/restore       queue it (database_url=, password=, clean=, confirm=)
+//	GET  /restores?cursor=               RestoresPage
+//	GET  /restores/{id}                  RestorePage (app.js refreshes it while it runs)
+//	GET  /riverui/…                      River's UI (a "← lifeboat" link leads back)
 //	GET  /settings                       SettingsPage
 //	POST /settings/storages/{name}/test
 //	POST /settings/notifiers/{name}/test
