@@ -105,7 +105,7 @@ func cmdRestore(ctx context.Context, args []string, getenv func(string) string, 
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	cfgPath := commonFlags(fs, stderr)
 	object := fs.String("object", "", "object key of the backup (as in the run's artifact)")
-	into := fs.String("into", "", "URL of an existing, empty database to restore into")
+	intoFlag := addIntoFlags(fs)
 	clean := fs.Bool("clean", false, "restore into a database that is not empty, dropping and recreating the backup's objects")
 	storage := fs.String("storage", "", "storage holding the object (default: the only one configured)")
 	if err := fs.Parse(args); err != nil {
@@ -114,8 +114,9 @@ func cmdRestore(ctx context.Context, args []string, getenv func(string) string, 
 	if *object == "" {
 		return errors.New("--object: required")
 	}
-	if *into == "" {
-		return errors.New("--into: required")
+	into, err := intoFlag.resolve(getenv, stderr)
+	if err != nil {
+		return err
 	}
 	cfg, err := loadConfig(*cfgPath, getenv)
 	if err != nil {
@@ -147,7 +148,7 @@ func cmdRestore(ctx context.Context, args []string, getenv func(string) string, 
 		return fmt.Errorf("--object: %s in storage %s: %w", *object, name, err)
 	}
 	res, err := pipeline.RestoreInto(ctx, pipeline.RestoreIntoInput{
-		Store: stores[name], Key: *object, Identities: ids, IntoURL: *into, Clean: *clean,
+		Store: stores[name], Key: *object, Identities: ids, IntoURL: into, Clean: *clean,
 		Jobs: cfg.Restore.Jobs, SpoolDir: cfg.Restore.SpoolDir, Getenv: getenv, Log: log,
 	})
 	var intoErr *pipeline.TargetError
@@ -157,7 +158,7 @@ func cmdRestore(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return fmt.Errorf("restore %s: %w", *object, err)
 	}
-	printRestored(stdout, *object, pgtool.Redact(*into), res)
+	printRestored(stdout, *object, pgtool.Redact(into), res)
 	return nil
 }
 

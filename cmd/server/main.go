@@ -4,7 +4,7 @@
 //	lifeboat worker  --config FILE                     workers only
 //	lifeboat migrate [--config FILE]                   apply lifeboat's and River's migrations
 //	lifeboat run     --config FILE --target NAME       one whole run in the foreground
-//	lifeboat restore --config FILE --object KEY --into DATABASE_URL [--storage NAME]
+//	lifeboat restore --config FILE --object KEY (--into-env VAR | --into-file FILE | --into DATABASE_URL) [--storage NAME]
 //	lifeboat token   create --name NAME | list | revoke (--id N | --name NAME)
 //	lifeboat evidence verify FILE [--public-key KEY]   check a signed evidence report offline
 package main
@@ -35,7 +35,8 @@ commands:
   worker   --config FILE [--drain-timeout 10m]              stage workers only
   migrate  [--config FILE]                                  apply migrations (lifeboat's and River's)
   run      --config FILE --target NAME                      one whole run in the foreground; exit 0 only if verified
-  restore  --config FILE --object KEY --into DATABASE_URL [--storage NAME]
+  restore  --config FILE --object KEY --into-env VAR [--storage NAME]
+           (or --into-file FILE; --into DATABASE_URL puts its password in argv)
                                                             disaster recovery from a stored backup and its manifest
   token    create --name NAME | list | revoke (--id N | --name NAME)   [--config FILE]
                                                             API tokens (create prints the token, once)
