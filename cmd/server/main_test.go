@@ -316,8 +316,11 @@ func TestDisasterRecoveryRestore(t *testing.T) {
 	drCfg := f.writeConfig(t, "recovery.yaml", f.config(t, emptyState, defaultChecks))
 
 	into := testenv.CreateDB(t, "lbinto_")
-	out := f.mustRun(t, "restore", "--config", drCfg, "--object", key, "--into", into)
+	res := f.run(t, "restore", "--config", drCfg, "--object", key, "--into", into)
+	require.NoError(t, res.err, "stderr:\n%s", res.stderr)
+	out := res.stdout
 	require.Contains(t, out, "restored "+key)
+	require.Contains(t, res.stderr, "restoring as a superuser", "--into as a superuser warns")
 	require.Contains(t, out, fmt.Sprintf("run %d of app", f.firstRunID))
 	// What was proven here, and what was not: no "verified" for a backup
 	// whose run may have failed its checks.

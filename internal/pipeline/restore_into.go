@@ -116,6 +116,13 @@ func RestoreInto(ctx context.Context, in RestoreIntoInput) (RestoreIntoResult, e
 	if err := checkEmpty(ctx, lock, in.Clean); err != nil {
 		return res, err
 	}
+	var super bool
+	if err := lock.QueryRow(ctx, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user").Scan(&super); err == nil && super {
+		// A dump's functions (defaults, constraints, index expressions)
+		// run with the restoring role's rights.
+		log.Warn("restoring as a superuser: the backup's functions run with superuser rights on this server; " +
+			"restore as the database's owner (a role without SUPERUSER) unless you trust every function in the backup")
+	}
 	// The manifest first: a backup no loaded identity can decrypt fails
 	// here, naming its recipients, before the database is touched; and a
 	// version-2 manifest's inventory, which the restored database is

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lifeboat-dev/lifeboat/internal/pipeline"
 	"github.com/lifeboat-dev/lifeboat/internal/sandbox"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
 )
@@ -62,7 +63,7 @@ func pgMajor(t *testing.T) int {
 func newManager(t *testing.T, dir string) *sandbox.Manager {
 	t.Helper()
 	testenv.PGURL(t) // fail, never skip, without the test command's environment
-	m, err := sandbox.NewManager(sandbox.Options{Dir: dir, Jobs: 2})
+	m, err := sandbox.NewManager(sandbox.Options{Dir: dir, Jobs: 2, Servers: pipeline.SandboxServers(os.Getenv)})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = m.Close() })
 	return m
@@ -71,7 +72,7 @@ func newManager(t *testing.T, dir string) *sandbox.Manager {
 func sandboxDir(t *testing.T) string {
 	t.Helper()
 	// Short, and reachable by the postgres user when tests run as root.
-	dir, err := os.MkdirTemp("/tmp", "lbsb-")
+	dir, err := os.MkdirTemp(testenv.SandboxDir(t), "lbsb-")
 	require.NoError(t, err)
 	require.NoError(t, os.Chmod(dir, 0o711))
 	t.Cleanup(func() { os.RemoveAll(dir) })
@@ -185,7 +186,7 @@ func TestHelperProcess(t *testing.T) {
 	}
 	var major int
 	fmt.Sscan(os.Getenv("LIFEBOAT_SANDBOX_MAJOR"), &major)
-	m, err := sandbox.NewManager(sandbox.Options{Dir: dir})
+	m, err := sandbox.NewManager(sandbox.Options{Dir: dir, Servers: pipeline.SandboxServers(os.Getenv)})
 	require.NoError(t, err)
 	sb, err := m.Start(context.Background(), 7, major, 0)
 	require.NoError(t, err)
