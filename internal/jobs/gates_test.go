@@ -3,7 +3,11 @@ package jobs_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +15,8 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +26,8 @@ import (
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/internal/api"
 	"github.com/lifeboat-dev/lifeboat/internal/auth"
+	"github.com/lifeboat-dev/lifeboat/internal/jobs"
+	"github.com/lifeboat-dev/lifeboat/internal/lbtest"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
 	"github.com/lifeboat-dev/lifeboat/internal/verify"
 )
@@ -295,4 +303,48 @@ func TestGatesAndEvidence(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, got.Baseline)
 	require.Equal(t, "token ci", got.Baseline.By)
+}
+
+// A configured evidence.signing_key_file signs the reports, and nothing is
+// generated or stored.
+func TestEvidenceWithConfiguredKey(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	testenv.WriteAgeKey(t, dir)
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "evidence.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600))
+	stateURL := testenv.CreateDB(t, "lbstate_")
+	doc := `database_url: ${STATE_URL}
+encryption: {age_identity_file: ./age.key}
+evidence: {signing_key_file: ./evidence.pem}
+storages: [{name: main, kind: fs, path: ./backups}]
+targets: [{name: app, database_url: "postgres://nobody@127.0.0.1:1/none", storage: main}]
+`
+	w := lbtest.Wire(t, stateURL, doc, dir, map[string]string{"STATE_URL": stateURL}, &testenv.SyncBuffer{})
+	runner, err := jobs.New(w.Deps, jobs.Options{Workers: 0})
+	require.NoError(t, err)
+	ctx := context.Background()
+	k, err := runner.EvidenceKey(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "config", k.Source)
+	require.Equal(t, verify.KeyID(pub), k.KeyID)
+
+	signed, rep, err := runner.Evidence(ctx, "", time.Now().Add(-time.Hour), time.Now())
+	require.NoError(t, err)
+	_, _, err = verify.VerifyEvidence(signed, pub)
+	require.NoError(t, err)
+	require.Equal(t, "all targets", rep.Scope)
+	require.Len(t, rep.Targets, 1, "a configured target without runs is in the report")
+	require.Equal(t, "no finished restore tests; longest gap without a verified backup 1 h (still open at the end)", rep.Targets[0].Summary)
+	var n int
+	require.NoError(t, w.Pool.QueryRow(ctx, "SELECT count(*) FROM evidence_key").Scan(&n))
+	require.Zero(t, n, "no key generated")
+
+	_, _, err = runner.Evidence(ctx, "", time.Now(), time.Now().Add(-time.Hour))
+	require.Equal(t, lifeboat.EINVALID, lifeboat.ErrorCode(err))
+	_, _, err = runner.Evidence(ctx, "", time.Now().Add(-500*24*time.Hour), time.Now())
+	require.ErrorContains(t, err, "at most 400 days")
 }
