@@ -16,7 +16,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -575,6 +577,20 @@ func TestBrowserDashboard(t *testing.T) {
 		b.checkAccessibility(p)
 	}
 	b.screenshot("runs")
+
+	// River's UI is one click away in the navigation, and a link on its
+	// page leads back (River's app renders beside it, not over it).
+	require.EqualValues(t, http.StatusOK, b.click(`[data-testid="nav-riverui"]`))
+	require.Equal(t, "/riverui/", b.path())
+	b.waitUntil("River's UI to render", `document.querySelector("#root") && document.querySelector("#root").childElementCount > 0`, 30*time.Second)
+	require.True(t, eval[bool](b, `(() => { const a = document.querySelector('[data-testid="riverui-back"]'); const r = a && a.getBoundingClientRect(); return !!r && r.width > 0 && r.height > 0 && getComputedStyle(a).visibility === "visible"; })()`),
+		"the way back is shown\n%s", b.state())
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	_, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`[data-testid="riverui-back"]`)))
+	cancel()
+	require.NoError(t, err, "follow the way back\n%s", b.state())
+	require.Equal(t, "/", b.path())
+	require.Equal(t, 1, b.count(`[data-testid="target-app"]`), "back on the overview")
 }
 
 // TestBrowserCrossSitePostRefused: a signed-in browser visiting another
@@ -714,4 +730,161 @@ func apiRun(t *testing.T, srv *served, id int64) lifeboat.Run {
 	var run lifeboat.Run
 	require.NoError(t, json.Unmarshal(body, &run))
 	return run
+}
+
+// TestBrowserRestore restores a backup from the dashboard as an on-call
+// engineer would: Restore… beside the backup, the database's URL with its
+// password in a field of its own, its name typed to confirm, then the
+// restore followed live on its page until it has finished, and its rows
+// found in the database. The password never shows on a page, in a URL or
+// in lifeboat's log. The commands the pages print for the backup's file
+// work as printed.
+func TestBrowserRestore(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cfg := f.writeConfig(t, "lifeboat.yaml", f.config(t, f.stateURL, defaultChecks))
+	f.migrate(t, cfg)
+	f.mustRun(t, "run", "--config", cfg, "--target", "app")
+	backupID := f.firstRunID
+
+	// The database to restore into: empty, owned by a role whose password
+	// nothing else uses, so finding it anywhere is a leak.
+	base := testenv.PGURL(t)
+	role, password := testenv.RandomName("lbdst_role_"), "dst-"+testenv.RandomName("pw")
+	testenv.Exec(t, base, fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'", role, password))
+	t.Cleanup(func() { dropRole(t, base, role) })
+	into := testenv.CreateDB(t, "lbinto_")
+	db := dbName(t, into)
+	testenv.Exec(t, base, fmt.Sprintf("ALTER DATABASE %s OWNER TO %s", pgx.Identifier{db}.Sanitize(), role))
+	u, err := url.Parse(into)
+	require.NoError(t, err)
+	u.User = url.User(role)
+	bare := u.String()
+	u.User = url.UserPassword(role, password)
+	withPassword := u.String()
+
+	srv := startServe(t, f, cfg)
+	b := newTab(t, srv.base)
+	b.open("/login")
+	b.login(srv.token)
+	noPassword := func(where string) {
+		t.Helper()
+		require.NotContains(t, eval[string](b, `document.documentElement.outerHTML`), password, "%s: the page", where)
+		require.NotContains(t, b.path(), password, "%s: the URL", where)
+	}
+
+	// Restore… beside the stored backup.
+	require.EqualValues(t, http.StatusOK, b.open("/targets/app"))
+	require.EqualValues(t, http.StatusOK, b.click(fmt.Sprintf(`[data-testid="backup-%d"] [data-testid="restore"]`, backupID)))
+	require.Equal(t, fmt.Sprintf("/backups/%d/restore", backupID), b.path())
+	b.checkAccessibility("restore form")
+	b.do("fill in the form",
+		chromedp.SetValue(chromedp.CSS(`[data-testid="restore-url"]`), bare),
+		chromedp.SetValue(chromedp.CSS(`[data-testid="restore-password"]`), password),
+		chromedp.SetValue(chromedp.CSS(`[data-testid="restore-confirm"]`), db+"_typo"))
+	b.screenshot("restore-form")
+	// A wrong name: refused, nothing starts, the password is not sent back.
+	require.EqualValues(t, http.StatusUnprocessableEntity, b.click(`[data-testid="restore-submit"]`))
+	require.Contains(t, b.text(`[data-testid="restore-confirm-error"]`), db)
+	noPassword("the refused form")
+	require.Empty(t, eval[string](b, `document.querySelector('[data-testid="restore-password"]').value`))
+	require.EqualValues(t, 0, testenv.QueryInt(t, f.stateURL, "SELECT count(*) FROM restores"))
+
+	b.do("fill in the form again",
+		chromedp.SetValue(chromedp.CSS(`[data-testid="restore-url"]`), bare),
+		chromedp.SetValue(chromedp.CSS(`[data-testid="restore-password"]`), password),
+		chromedp.SetValue(chromedp.CSS(`[data-testid="restore-confirm"]`), db))
+	require.EqualValues(t, http.StatusOK, b.click(`[data-testid="restore-submit"]`))
+	m := regexp.MustCompile(`^/restores/(\d+)$`).FindStringSubmatch(b.path())
+	require.NotNil(t, m, "the form lands on the restore's page\n%s", b.state())
+	restoreID := m[1]
+	noPassword("the restore page")
+
+	// Followed live: the page is never reloaded, yet ends up finished.
+	marker := testenv.RandomName("doc_")
+	eval[chromedp.Void](b, `window.__lifeboatDoc = `+strconv.Quote(marker))
+	b.waitUntil("the restore to be shown succeeded",
+		`document.querySelector('[data-testid="restore-status"] .badge[data-status="succeeded"]') !== null`, 2*time.Minute)
+	require.Equal(t, marker, eval[string](b, `window.__lifeboatDoc || ""`), "the page was never reloaded")
+	require.Zero(t, b.count(`[data-testid="restore-live"]`), "no longer live")
+	checks := b.count(`[data-testid="checks"] [data-testid="check"]`)
+	require.Positive(t, checks, "row counts compared with the manifest")
+	require.Equal(t, checks, b.count(`[data-testid="checks"] [data-testid="check-result"] .badge[data-status="passed"]`))
+	require.Contains(t, b.text(`[data-testid="log"]`), "restored database matches the backup")
+	noPassword("the finished restore page")
+	b.checkAccessibility("restore")
+	b.screenshot("restore")
+
+	// Its rows are in the database.
+	for _, table := range []string{"customers", "orders"} {
+		q := "SELECT count(*) FROM " + table
+		require.Equal(t, testenv.QueryInt(t, f.sourceURL, q), testenv.QueryInt(t, withPassword, q), "rows of %s", table)
+	}
+	require.Positive(t, testenv.QueryInt(t, withPassword, "SELECT count(*) FROM orders"))
+
+	// Listed on the restores page and the target's, as the API has it.
+	require.EqualValues(t, http.StatusOK, b.open("/restores"))
+	require.Contains(t, b.text(`[data-testid="restore-`+restoreID+`"] [data-testid="status"]`), "succeeded")
+	b.checkAccessibility("restores")
+	require.EqualValues(t, http.StatusOK, b.open("/targets/app"))
+	require.Equal(t, 1, b.count(`[data-testid="restores"] [data-testid="restore-`+restoreID+`"]`))
+	noPassword("the target page")
+	resp, err := srv.client.Get(srv.base + "/api/v1/restores/" + restoreID)
+	require.NoError(t, err)
+	body := readAll(t, resp)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+	var rs lifeboat.Restore
+	require.NoError(t, json.Unmarshal(body, &rs))
+	require.Equal(t, lifeboat.RestoreSucceeded, rs.Status)
+	require.NotContains(t, string(body), password, "the API")
+	require.NotContains(t, srv.stdout.String()+srv.stderr.String(), password, "lifeboat's log")
+	require.EqualValues(t, 0, testenv.QueryInt(t, f.stateURL,
+		"SELECT count(*) FROM restores WHERE database_url LIKE '%' || $1 || '%' OR database_url_sealed IS NOT NULL", password),
+		"stored without the password, and the sealed copy erased")
+
+	// The run page says how to use the backup's file; the lifeboat line
+	// works as printed (the config and the URL set as it says).
+	require.EqualValues(t, http.StatusOK, b.open(fmt.Sprintf("/runs/%d", backupID)))
+	cli := b.text(`[data-testid="usage-cli"]`)
+	second := testenv.CreateDB(t, "lbinto_")
+	args := strings.Fields(strings.NewReplacer(`"$LIFEBOAT_CONFIG"`, cfg, `"$DATABASE_URL"`, second).Replace(cli))
+	require.Equal(t, "lifeboat", args[0], cli)
+	out := f.mustRun(t, args[1:]...)
+	require.Contains(t, out, "restored ")
+	require.EqualValues(t, 500, testenv.QueryInt(t, second, "SELECT count(*) FROM customers"))
+
+	// And the by-hand pipeline, run by a shell on the downloaded file.
+	pipe := b.text(`[data-testid="usage-pipe"]`)
+	key := eval[string](b, `document.querySelector('[data-testid="artifact-key"]').textContent`)
+	work := t.TempDir()
+	stored, err := os.ReadFile(filepath.Join(f.dir, "backups", filepath.FromSlash(key)))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(work, "app-"+filepath.Base(key)), stored, 0o600))
+	third := testenv.CreateDB(t, "lbinto_")
+	sh := exec.Command("bash", "-o", "pipefail", "-c", pipe)
+	sh.Dir = work
+	sh.Env = append(os.Environ(), "DATABASE_URL="+third, "PATH="+ageBinDir(t)+":"+os.Getenv("PATH"))
+	shOut, err := sh.CombinedOutput()
+	require.NoError(t, err, "%s\n%s", pipe, shOut)
+	require.EqualValues(t, 500, testenv.QueryInt(t, third, "SELECT count(*) FROM customers"), "%s", pipe)
+}
+
+// ageBinDir returns a folder holding the age command: the one on PATH, or
+// one built from the age module version lifeboat uses (its command needs
+// modules lifeboat does not, so it is installed as its own module).
+func ageBinDir(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("age"); err == nil {
+		return filepath.Dir(p)
+	}
+	list := exec.Command("go", "list", "-m", "-f", "{{.Version}}", "filippo.io/age")
+	list.Dir = repoRoot(t)
+	version, err := list.Output()
+	require.NoError(t, err, "the age module's version")
+	dir := t.TempDir()
+	install := exec.Command("go", "install", "filippo.io/age/cmd/age@"+strings.TrimSpace(string(version)))
+	install.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=")
+	out, err := install.CombinedOutput()
+	require.NoError(t, err, "install age: %s", out)
+	return dir
 }
