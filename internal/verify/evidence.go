@@ -373,9 +373,9 @@ func VerifyEvidence(doc []byte, pinned ed25519.PublicKey) (lifeboat.EvidenceRepo
 	if err != nil || !bytes.Equal(bytes.TrimRight(again, "\n"), bytes.TrimRight(doc, "\n")) {
 		return rep, s, invalid("the document was changed outside its signed report")
 	}
-	dec = json.NewDecoder(bytes.NewReader(inFile))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&rep); err != nil {
+	// The signature vouches for the report; fields a later lifeboat adds
+	// are not a reason to refuse it.
+	if err := json.Unmarshal(inFile, &rep); err != nil {
 		return rep, s, invalid("the signed report is not a lifeboat evidence report: %v", err)
 	}
 	return rep, s, nil
