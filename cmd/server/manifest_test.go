@@ -53,7 +53,7 @@ func TestRestoreVersion1Manifest(t *testing.T) {
 	into := testenv.CreateDB(t, "lbinto_")
 	out := f.mustRun(t, "restore", "--config", cfgPath, "--object", key, "--into", into)
 	require.Contains(t, out, "restored "+key)
-	require.Contains(t, out, "2 tables match their dump-time row counts")
+	require.Contains(t, out, "2 tables hold their dump-time row counts")
 	require.EqualValues(t, 500, testenv.QueryInt(t, into, "SELECT count(*) FROM customers"))
 
 	// The plaintext inventory is what the restored database is held to.

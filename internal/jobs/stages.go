@@ -32,10 +32,14 @@ func (r *Runner) backup(ctx context.Context, run lifeboat.Run, t *config.Target,
 	if err != nil {
 		return outcome{}, err
 	}
+	copies, proof, err := r.backupCopies(ctx, t) // copies.go
+	if err != nil {
+		return outcome{}, err
+	}
 	res, err := pipeline.Backup(ctx, pipeline.BackupInput{
 		RunID: run.ID, Target: t.Name, SourceURL: t.DatabaseURL, RowCounts: t.RowCounts,
 		Storage: t.Storage, Store: st, Recipients: r.deps.Recipients, Now: run.CreatedAt,
-		Getenv: r.deps.Getenv, Log: log, LockTimeout: t.LockTimeout,
+		Getenv: r.deps.Getenv, Log: log, LockTimeout: t.LockTimeout, Copies: copies, ProofCopy: proof,
 	})
 	if err != nil {
 		return outcome{}, err
@@ -109,13 +113,18 @@ func (r *Runner) restore(ctx context.Context, run lifeboat.Run, t *config.Target
 	if run.Artifact == nil {
 		return outcome{}, lifeboat.Permanent(fmt.Errorf("run %d has no backup to restore", run.ID))
 	}
-	st, err := r.storeFor(run.Artifact.Storage)
+	// With several copies, each run's restore reads one, in rotation.
+	pc := proofCopy(run.Artifact)
+	st, err := r.storeFor(pc.Storage)
 	if err != nil {
 		return outcome{}, err
 	}
+	if len(run.Artifact.Copies) > 1 {
+		log.Info("restoring the copy on " + pc.Storage)
+	}
 	rc := r.conf().Restore
 	in := pipeline.RestoreInput{
-		Store: st, Key: run.Artifact.Key, ExpectedSHA256: run.Artifact.SHA256, Identities: r.deps.Identities,
+		Store: st, Key: pc.Key, ExpectedSHA256: run.Artifact.SHA256, Identities: r.deps.Identities,
 		Jobs: rc.Jobs, SpoolDir: r.spoolDir(), Getenv: r.deps.Getenv, Log: log,
 	}
 	var out outcome
@@ -199,9 +208,34 @@ func (r *Runner) verify(ctx context.Context, run lifeboat.Run, t *config.Target,
 		return outcome{}, err
 	}
 	results, m, err := pipeline.Verify(ctx, pipeline.VerifyInput{ScratchURL: into, Source: snap, Checks: checks, Gates: gates, Log: log})
+	// The copy the restore read passed on its own merits; every copy must
+	// be good for the run to pass (copies.go).
+	proofOK := err == nil
+	if c := copiesCheck(run.Artifact); c != nil && results != nil {
+		results = append(results, *c)
+		if !c.Passed && err == nil {
+			err = lifeboat.Permanent(fmt.Errorf("verify: a copy is not good: %s", c.Observed))
+		}
+	}
 	out := outcome{metrics: m}
 	if results != nil {
 		out.apply = func(ctx context.Context, tx *store.Tx) error { return tx.ChecksSave(ctx, run.ID, results) }
+	}
+	if proofOK && run.Artifact != nil {
+		// The copy the restore read is proven by this run.
+		pc, from, at := proofCopy(run.Artifact), run.ID, r.deps.Now()
+		if run.Artifact.ReusedFromRun != 0 {
+			from = run.Artifact.ReusedFromRun
+		}
+		save := out.apply
+		out.apply = func(ctx context.Context, tx *store.Tx) error {
+			if save != nil {
+				if err := save(ctx, tx); err != nil {
+					return err
+				}
+			}
+			return tx.CopyProven(ctx, from, pc.Storage, run.ID, at)
+		}
 	}
 	return out, err
 }

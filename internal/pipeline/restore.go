@@ -83,6 +83,11 @@ func Restore(ctx context.Context, in RestoreInput) (RestoreResult, error) {
 		return res, fmt.Errorf("read manifest: %w", err)
 	}
 	res.Manifest = m
+	// A backup no loaded identity can decrypt stops here, naming its
+	// recipients, before a sandbox or scratch database is made.
+	if err := CheckIdentities(m, in.Identities); err != nil {
+		return res, err
+	}
 	if in.ExpectedSHA256 != "" && m.SHA256 != in.ExpectedSHA256 {
 		return res, lifeboat.Permanent(fmt.Errorf("checksum mismatch: expected %s got %s (manifest differs from the run's record)", in.ExpectedSHA256, m.SHA256))
 	}

@@ -150,3 +150,25 @@ func (s *Store) UndecryptableBackups(ctx context.Context, target string, have []
 	}
 	return ids, recipients, rows.Err()
 }
+
+// ProofStorage chooses which of storages this run's restore proves: the
+// one whose copies of target's backups were proven longest ago (never
+// first, then in the order given). Each run proves one copy, so with every
+// run passing each storage is proven within len(storages) runs.
+func (s *Store) ProofStorage(ctx context.Context, target string, storages []string) (string, error) {
+	if len(storages) <= 1 {
+		if len(storages) == 0 {
+			return "", nil
+		}
+		return storages[0], nil
+	}
+	var name string
+	err := s.pool.QueryRow(ctx, `SELECT s.name FROM unnest($2::text[]) WITH ORDINALITY AS s(name, pos)
+		LEFT JOIN LATERAL (SELECT max(c.proven_at) AS last FROM backup_copies c JOIN runs r ON r.id = c.run_id
+			WHERE r.target = $1 AND c.storage = s.name) p ON true
+		ORDER BY p.last ASC NULLS FIRST, s.pos LIMIT 1`, target, storages).Scan(&name)
+	if err != nil {
+		return "", fmt.Errorf("proof rotation of %s: %w", target, err)
+	}
+	return name, nil
+}
