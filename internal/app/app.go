@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/internal/blob"
 	"github.com/lifeboat-dev/lifeboat/internal/config"
 	"github.com/lifeboat-dev/lifeboat/internal/jobs"
@@ -34,11 +35,15 @@ func Storages(ctx context.Context, cfg *config.Config, log *slog.Logger) (map[st
 			}
 			out[s.Name] = fs
 		case "s3":
-			s3, err := blob.NewS3(ctx, blob.S3Options{
+			o := blob.S3Options{
 				Endpoint: s.Endpoint, Region: s.Region, Bucket: s.Bucket, Prefix: s.Prefix,
 				AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey, CAFile: s.CAFile,
 				PartSize: int64(s.PartSizeMB) << 20, Allow: allow,
-			})
+			}
+			if s.ObjectLock.Enabled() {
+				o.Lock = &blob.ObjectLock{Mode: s.ObjectLock.Mode, Days: s.ObjectLock.Days}
+			}
+			s3, err := blob.NewS3(ctx, o)
 			if err != nil {
 				return nil, fmt.Errorf("storages[%d] (%s): %w", i, s.Name, err)
 			}
@@ -48,7 +53,16 @@ func Storages(ctx context.Context, cfg *config.Config, log *slog.Logger) (map[st
 			if err := s3.EnsureBucket(ectx); err != nil {
 				log.Warn("could not check or create bucket", "storage", s.Name, "bucket", s.Bucket, "err", err)
 			}
+			// A lock the bucket cannot hold is a configuration error: said
+			// at start-up, not discovered by the first backup's failure.
+			err = s3.CheckObjectLock(ectx)
 			cancel()
+			if lifeboat.ErrorCode(err) == lifeboat.EINVALID {
+				return nil, fmt.Errorf("storages[%d].object_lock (%s): %w", i, s.Name, err)
+			}
+			if err != nil {
+				log.Warn("could not check the bucket's Object Lock", "storage", s.Name, "bucket", s.Bucket, "err", err)
+			}
 			out[s.Name] = s3
 		}
 	}

@@ -97,7 +97,7 @@ func Payload(ev Event) ([]byte, error) {
 	if ts.IsZero() {
 		ts = time.Now()
 	}
-	var data any = WebhookData{Run: ev.Run, URL: ev.RunURL, DurationSeconds: ev.duration().Seconds()}
+	var data any = WebhookData{Run: quotedBriefly(ev.Run), URL: ev.RunURL, DurationSeconds: ev.duration().Seconds()}
 	if t := ev.Target; t != nil {
 		td := WebhookTargetData{Target: t.Name, WatchedSince: t.WatchedSince.UTC(),
 			WindowSeconds: t.Window.Seconds(), OverdueSince: t.OverdueSince.UTC(), URL: ev.RunURL}
@@ -227,4 +227,24 @@ func ParseSecret(s string) ([]byte, error) {
 		return nil, errors.New("secret: empty")
 	}
 	return []byte(s), nil
+}
+
+// MaxQuotedValue bounds how much of a check's expected and observed values
+// a webhook quotes: they are the output of user SQL on restored data. The
+// run record (the API, the dashboard) keeps them whole.
+const MaxQuotedValue = 200
+
+// quotedBriefly returns run with its checks' values cut to MaxQuotedValue
+// bytes; run itself is not changed.
+func quotedBriefly(run lifeboat.Run) lifeboat.Run {
+	if len(run.Checks) == 0 {
+		return run
+	}
+	checks := make([]lifeboat.CheckResult, len(run.Checks))
+	for i, c := range run.Checks {
+		c.Expected, c.Observed = truncate(c.Expected, MaxQuotedValue), truncate(c.Observed, MaxQuotedValue)
+		checks[i] = c
+	}
+	run.Checks = checks
+	return run
 }
