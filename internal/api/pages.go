@@ -47,6 +47,8 @@ type DashboardConfig interface {
 	// AgeIdentityFile is the configured age identity's path ("": none),
 	// shown in the commands that restore a backup by hand.
 	AgeIdentityFile(ctx context.Context) string
+	// RestoreSetup says where runs restore: a sandbox, or a restore server.
+	RestoreSetup(ctx context.Context) views.RestoreSetup
 }
 
 // pageRoutes mounts the dashboard's pages and their actions (views/paths.go

@@ -35,6 +35,7 @@ func (s *Server) settingsView(ctx context.Context, p views.Page) (views.Settings
 		return v, lifeboat.Errorf(lifeboat.EINTERNAL, "the dashboard's configuration is not wired in this process")
 	}
 	var err error
+	v.Restore = s.Dashboard.RestoreSetup(ctx)
 	if v.Storages, err = s.Dashboard.Storages(ctx); err != nil {
 		return v, err
 	}

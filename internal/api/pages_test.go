@@ -395,6 +395,10 @@ func TestDashboardPages(t *testing.T) {
 
 	t.Run("settings", func(t *testing.T) {
 		doc := pb.page(t, "/settings", http.StatusOK)
+		sandbox := text(mustTestID(t, doc, "sandbox-mode"))
+		require.Contains(t, sandbox, "restores in a sandbox")
+		require.Contains(t, sandbox, testenv.SandboxDir(t))
+		require.Nil(t, byTestID(doc, "superuser-warning"), "no superuser was accepted")
 		require.Contains(t, text(mustTestID(t, doc, "storage-main")), "fs")
 		vault := text(mustTestID(t, doc, "storage-vault"))
 		require.Contains(t, vault, "s3://")

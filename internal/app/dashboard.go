@@ -56,9 +56,21 @@ func (d Dashboard) Notifiers(context.Context) ([]views.NotifierRow, error) {
 	return out, nil
 }
 
+// RestoreSetup says where runs restore, for Settings: the sandbox (where,
+// how many jobs) or the restore server (its URL masked) and whether a
+// superuser was accepted there.
+func (d Dashboard) RestoreSetup(context.Context) views.RestoreSetup {
+	rc := d.Config().Restore
+	out := views.RestoreSetup{Mode: rc.Mode, Jobs: rc.Jobs, SandboxDir: rc.SandboxDir, AllowSuperuser: rc.AllowSuperuser}
+	if !rc.Sandboxed() {
+		out.Server = views.RedactURL(rc.DatabaseURL)
+	}
+	return out
+}
+
 // AgeIdentityFile is the path of the age identity the configuration names
 // (not secret: the key is in the file), for the pages' restore commands;
 // "" when none is configured.
 func (d Dashboard) AgeIdentityFile(context.Context) string {
-	return d.Config().Encryption.AgeIdentityFile
+	return d.Config().Encryption.CurrentIdentityFile()
 }

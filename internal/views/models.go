@@ -295,6 +295,19 @@ type SettingsView struct {
 	// EvidenceKeyError says why it is missing.
 	EvidenceKey      *lifeboat.EvidenceKey
 	EvidenceKeyError string
+	// Restore says where runs restore.
+	Restore RestoreSetup
+}
+
+// RestoreSetup is where runs restore and verify.
+type RestoreSetup struct {
+	Mode       string // sandbox | server
+	Jobs       int
+	SandboxDir string
+	// Server is the restore server's URL, password masked (server mode).
+	Server Redacted
+	// AllowSuperuser: the server mode's role may be a superuser, by choice.
+	AllowSuperuser bool
 }
 
 // StorageRow is a configured storage.
