@@ -195,3 +195,18 @@ func TestTwoRunsAtOnceUseTwoSandboxes(t *testing.T) {
 		require.Len(t, mine, 2, "run %d saw both runs' sandboxes at once: %v", id, seen[id])
 	}
 }
+
+// TestTrustedExtensionRestoresInTheSandbox: a trusted extension (pgcrypto)
+// is created by the restore role, which owns the scratch database, so a
+// dump that uses one restores and verifies.
+func TestTrustedExtensionRestoresInTheSandbox(t *testing.T) {
+	t.Parallel()
+	src := testenv.CreateDB(t, "lbsrc_")
+	testenv.Exec(t, src, testenv.SeedSQL+`
+CREATE EXTENSION pgcrypto;
+CREATE TABLE tokens (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), digest bytea NOT NULL);
+INSERT INTO tokens (digest) SELECT digest('t' || g, 'sha256') FROM generate_series(1, 20) g;`)
+	b := setup(t, options{sourceURL: src, checks: `      - {name: digests, sql: "SELECT count(*) FROM tokens WHERE digest = digest('t1', 'sha256')", expect: "= 1"}`})
+	run := b.runToEnd(t)
+	require.Equal(t, lifeboat.RunSucceeded, run.Status, "error: %s\nlogs:\n%s", run.Error, b.logText(t, run.ID))
+}
