@@ -133,6 +133,10 @@ check_generated() {
 	fi
 }
 
+# Pinned linters of the full run (fetched on first use, then cached).
+LB_REDOCLY_VERSION="2.77.0"        # @redocly/cli; needs Node >= 20.19
+LB_STATICCHECK_VERSION="v0.8.2"    # honnef.co/go/tools
+
 args_given="$*"
 if [ "$#" -eq 0 ]; then
 	lb_log "gofmt -l"
@@ -144,6 +148,16 @@ if [ "$#" -eq 0 ]; then
 
 	lb_log "go vet ./..."
 	go vet ./...
+
+	# The API contract against Redocly's recommended rules: any error fails
+	# (warnings are printed only then). npm's output is kept unless it fails.
+	lb_log "redocly lint openapi.yaml (@redocly/cli $LB_REDOCLY_VERSION, recommended rules)"
+	command -v npx >/dev/null 2>&1 || lb_apt_install nodejs npm
+	if ! lint_out="$(REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true npm_config_update_notifier=false \
+		npx --yes "@redocly/cli@$LB_REDOCLY_VERSION" lint --extends recommended openapi.yaml 2>&1)"; then
+		printf '%s\n' "$lint_out" >&2
+		lb_die "openapi.yaml fails the OpenAPI lint (errors above)"
+	fi
 
 	if [ -n "$(find . \( -path ./.git -o -path ./.lifeboat \) -prune -o -name '*.templ' -print -quit)" ]; then
 		check_generated "go tool templ generate" go tool templ generate

@@ -250,7 +250,7 @@ type RestoreList struct {
 
 // RestoreRequest defines model for RestoreRequest.
 type RestoreRequest struct {
-	// Clean Restore into a database that is not empty
+	// Clean Restore into a database that is not empty, dropping and recreating the backup's objects.
 	Clean *bool `json:"clean,omitempty"`
 
 	// DatabaseUrl postgres://user:password@host:port/database of an existing database.
@@ -456,10 +456,10 @@ type ListRestoresParams struct {
 type ListRunsParams struct {
 	Target *string `form:"target,omitempty" json:"target,omitempty"`
 
-	// Status One or more statuses
+	// Status One or more statuses, comma-separated.
 	Status *string `form:"status,omitempty" json:"status,omitempty"`
 
-	// Trigger One or more triggers
+	// Trigger One or more triggers, comma-separated.
 	Trigger *string `form:"trigger,omitempty" json:"trigger,omitempty"`
 
 	// Since Runs created at or after this time (RFC 3339).
@@ -3211,6 +3211,22 @@ func (response GetEvidenceKey200JSONResponse) VisitGetEvidenceKeyResponse(w http
 	return err
 }
 
+type GetEvidenceKey401ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response GetEvidenceKey401ApplicationProblemPlusJSONResponse) VisitGetEvidenceKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListNotifiersRequestObject struct {
 }
 
@@ -3228,6 +3244,22 @@ func (response ListNotifiers200JSONResponse) VisitListNotifiersResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNotifiers401ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response ListNotifiers401ApplicationProblemPlusJSONResponse) VisitListNotifiersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4032,6 +4064,22 @@ func (response ListStorages200JSONResponse) VisitListStoragesResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListStorages401ApplicationProblemPlusJSONResponse struct {
+	ProblemApplicationProblemPlusJSONResponse
+}
+
+func (response ListStorages401ApplicationProblemPlusJSONResponse) VisitListStoragesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
 }
