@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,13 +86,14 @@ func TestObjectLockMissingSaidAtStartup(t *testing.T) {
 	s3 := testenv.S3HTTP(t)
 	bucket := testenv.RandomName("lb-nolock-")
 	plain, err := blob.NewS3(context.Background(), blob.S3Options{Endpoint: s3.Endpoint, Region: s3.Region, Bucket: bucket,
-		AccessKeyID: s3.AccessKey, SecretAccessKey: s3.SecretKey})
+		AccessKeyID: s3.AccessKey, SecretAccessKey: s3.SecretKey, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	require.NoError(t, err)
 	require.NoError(t, plain.EnsureBucket(context.Background()))
 	f.env["S3_SECRET"] = s3.SecretKey
 	doc := strings.Replace(f.config(t, f.stateURL, defaultChecks), "  - {name: main, kind: fs, path: ./backups}",
 		fmt.Sprintf("  - {name: main, kind: s3, bucket: %s, endpoint: %q, access_key_id: %q, secret_access_key: \"${S3_SECRET}\", object_lock: {mode: governance, days: 7}}",
 			bucket, s3.Endpoint, s3.AccessKey), 1)
+	doc = strings.Replace(doc, "targets:\n", "outbound:\n  allow: [127.0.0.0/8]\ntargets:\n", 1)
 	cfg := f.writeConfig(t, "lifeboat.yaml", doc)
 	f.migrate(t, cfg)
 	r := f.run(t, "run", "--config", cfg, "--target", "app")

@@ -1000,7 +1000,8 @@ func (v *validator) target(path string, t *Target, c *Config, names map[string]b
 	storagePath := fieldPath(path, "storage")
 	switch {
 	case len(t.Storages) > 0:
-		if t.Storage != "" {
+		// (Storage equal to the first is what validating once already did.)
+		if t.Storage != "" && t.Storage != t.Storages[0] {
 			v.p.check(fieldPath(path, "storages"), "storage is also set; use one or the other (the first of storages is the primary)")
 		}
 		seen := map[string]bool{}
