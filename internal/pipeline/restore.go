@@ -63,6 +63,8 @@ type RestoreMetrics struct {
 	PgRestoreVersion string  `json:"pg_restore_version"`
 	// Sandbox is the PostgreSQL version of the run's sandbox ("" in server mode).
 	Sandbox string `json:"sandbox,omitempty"`
+	// SandboxStartSeconds is how long the sandbox took to start.
+	SandboxStartSeconds float64 `json:"sandbox_start_seconds,omitempty"`
 }
 
 // Restore reads the object back from storage, checks its sha256 while

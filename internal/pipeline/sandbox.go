@@ -32,8 +32,8 @@ func StartSandbox(m *sandbox.Manager, id int64, log *slog.Logger) func(context.C
 		if err != nil {
 			return "", err
 		}
-		log.Info(fmt.Sprintf("started a sandbox: %s, Unix socket only; pg_restore connects as %s (owns the scratch database, nothing else)",
-			sandbox.Note(DumpMajor(man), sb.Server), sandbox.RestoreRole))
+		log.Info(fmt.Sprintf("started a sandbox in %.2fs: %s, Unix socket only; pg_restore connects as %s (owns the scratch database, nothing else)",
+			sb.Took.Seconds(), sandbox.Note(DumpMajor(man), sb.Server), sandbox.RestoreRole))
 		return sb.RestoreURL(), nil
 	}
 }

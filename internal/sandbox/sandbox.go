@@ -53,6 +53,9 @@ type Options struct {
 	// MaintenanceWorkMem is the sandbox's maintenance_work_mem (index builds),
 	// e.g. "512MB"; "" picks one from the machine's memory.
 	MaintenanceWorkMem string
+	// Max bounds the sandboxes alive at once (a process's --concurrency);
+	// Start waits for a free one. 0: no bound.
+	Max int
 	// Servers lists the installed PostgreSQL servers (pgtool.Servers).
 	Servers func(context.Context) []Server
 	Log     *slog.Logger
@@ -71,6 +74,7 @@ type Manager struct {
 
 	mu    sync.Mutex
 	boxes map[int64]*Sandbox
+	slots chan struct{} // one token per live sandbox when Options.Max > 0
 }
 
 // NewManager removes the leftovers of dead processes under opts.Dir, then
@@ -88,6 +92,9 @@ func NewManager(opts Options) (*Manager, error) {
 	opts.Jobs = max(opts.Jobs, 1)
 	m := &Manager{opts: opts, templates: map[string]string{}, boxes: map[int64]*Sandbox{},
 		uid: os.Geteuid(), gid: os.Getegid()}
+	if opts.Max > 0 {
+		m.slots = make(chan struct{}, opts.Max)
+	}
 	if os.Geteuid() == 0 {
 		name := opts.User
 		if name == "" {
@@ -207,11 +214,15 @@ func (m *Manager) Running() []int64 {
 type Sandbox struct {
 	Server Server
 	Dir    string
-	sock   string
-	cmd    *exec.Cmd
-	done   chan struct{} // closed when the postmaster exited
-	pw     map[string]string
-	once   sync.Once
+	// Took is how long starting it took (template copy, start, setup).
+	Took time.Duration
+	sock string
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the postmaster exited
+	pw   map[string]string
+	once sync.Once
+	// slots is its Manager's: a token is given back when it stops.
+	slots chan struct{}
 }
 
 // RestoreURL is how pg_restore connects: as the role that owns the scratch
@@ -244,17 +255,27 @@ func (m *Manager) Start(ctx context.Context, id int64, dumpMajor int, rawBytes i
 		return nil, err
 	}
 	m.Release(id)
+	if m.slots != nil {
+		// A restore waits while verifies hold every sandbox allowed.
+		select {
+		case m.slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	dir := filepath.Join(m.work.Path, fmt.Sprintf("r%d-%s", id, randomHex(3)))
 	if len(filepath.Join(dir, "s", ".s.PGSQL."+port)) > maxSocketPath {
 		return nil, permanent(fmt.Errorf("restore.sandbox_dir %q is too deep for a Unix socket path (at most %d bytes): choose a shorter one",
 			m.opts.Dir, maxSocketPath))
 	}
-	b := &Sandbox{Server: srv, Dir: dir, sock: filepath.Join(dir, "s"), done: make(chan struct{}),
+	b := &Sandbox{Server: srv, Dir: dir, sock: filepath.Join(dir, "s"), done: make(chan struct{}), slots: m.slots,
 		pw: map[string]string{adminRole: randomHex(24), RestoreRole: randomHex(24), ReaderRole: randomHex(24)}}
+	start := time.Now()
 	if err := b.start(ctx, m, tmpl); err != nil {
 		b.stop()
 		return nil, err
 	}
+	b.Took = time.Since(start)
 	m.mu.Lock()
 	m.boxes[id] = b
 	m.mu.Unlock()
@@ -384,6 +405,9 @@ func (b *Sandbox) stop() {
 			<-b.done
 		}
 		_ = os.RemoveAll(b.Dir)
+		if b.slots != nil {
+			<-b.slots
+		}
 	})
 }
 
