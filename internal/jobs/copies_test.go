@@ -225,3 +225,60 @@ func TestCopyFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestRetentionWithCopiesAndLocks: GFS holds on each storage; a copy under
+// Object Lock is kept until its retain-until date (retention never asks
+// the server to delete it), while the same backup's unlocked copy on the
+// other storage goes; the backup stays listed, with each copy's state.
+func TestRetentionWithCopiesAndLocks(t *testing.T) {
+	t.Parallel()
+	b := setupCopies(t, []string{
+		s3StorageYAML("main", testenv.S3HTTP(t), ", object_lock: {mode: governance, days: 1}"),
+		"{name: offsite, kind: fs, path: ./offsite}",
+	}, "    retention: {keep_last: 1}\n", nil)
+	ctx := context.Background()
+	first := b.runToEnd(t)
+	require.Equal(t, lifeboat.RunSucceeded, first.Status, "error: %s\nlogs:\n%s", first.Error, b.logText(t, first.ID))
+	main := copyByStorage(first.Artifact.Copies)["main"]
+	require.Equal(t, "governance", main.LockMode)
+	require.NotNil(t, main.LockedUntil)
+	require.WithinDuration(t, time.Now().Add(24*time.Hour), *main.LockedUntil, 5*time.Minute)
+	second := b.runToEnd(t)
+	require.Equal(t, lifeboat.RunSucceeded, second.Status, "error: %s", second.Error)
+
+	decisions, err := b.runner.Prune(ctx, "app", false)
+	require.NoError(t, err)
+	got := map[string]string{}
+	for _, d := range decisions {
+		verdict := "drop"
+		if d.Keep {
+			verdict = "keep"
+		}
+		got[fmt.Sprintf("%d/%s", d.RunID, d.Storage)] = verdict + ": " + strings.Join(d.Reasons, "; ")
+	}
+	require.Contains(t, got[fmt.Sprintf("%d/main", first.ID)], "keep: ")
+	require.Contains(t, got[fmt.Sprintf("%d/main", first.ID)], "locked until "+main.LockedUntil.UTC().Format(time.RFC3339))
+	// The verified run's own prune job may have dropped it already.
+	if v, ok := got[fmt.Sprintf("%d/offsite", first.ID)]; ok {
+		require.True(t, strings.HasPrefix(v, "drop: "), v)
+	}
+	require.True(t, strings.HasPrefix(got[fmt.Sprintf("%d/main", second.ID)], "keep: "))
+	require.True(t, strings.HasPrefix(got[fmt.Sprintf("%d/offsite", second.ID)], "keep: "))
+
+	_, err = b.stores["offsite"].Stat(ctx, first.Artifact.Key)
+	require.ErrorIs(t, err, lifeboat.ErrNotFound, "the unlocked copy is gone")
+	_, err = b.stores["main"].Stat(ctx, first.Artifact.Key)
+	require.NoError(t, err, "the locked copy stays")
+
+	bk, err := b.runner.BackupGet(ctx, first.ID)
+	require.NoError(t, err)
+	require.Nil(t, bk.PrunedAt, "a backup with a copy left is not pruned")
+	cs := copyByStorage(bk.Copies)
+	require.NotNil(t, cs["offsite"].PrunedAt)
+	require.Nil(t, cs["main"].PrunedAt)
+	require.NotNil(t, cs["main"].LockedUntil)
+
+	// A second prune changes nothing and errs nowhere.
+	_, err = b.runner.Prune(ctx, "app", false)
+	require.NoError(t, err)
+}
