@@ -4,8 +4,9 @@
 # Installs what is missing (Chromium for the browser tests among it), starts a
 # private PostgreSQL cluster and versitygw (plain HTTP and TLS) on free
 # loopback ports in a temp folder, exports
-# LIFEBOAT_TEST_*, runs gofmt, go vet, the generated-code checks, the compose
-# file check and go test, and always stops everything it started.
+# LIFEBOAT_TEST_*, runs gofmt, go vet, staticcheck, the OpenAPI lint, the
+# generated-code checks, the compose file check and go test, and always stops
+# everything it started.
 #
 #   scripts/test.sh                          everything, as CI runs it
 #   scripts/test.sh -run TestX ./internal/blob/
@@ -148,6 +149,14 @@ if [ "$#" -eq 0 ]; then
 
 	lb_log "go vet ./..."
 	go vet ./...
+
+	# staticcheck, pinned (internal/api/staticcheck.conf says what it skips
+	# there and why); "go: downloading" lines are shown only if it fails.
+	lb_log "staticcheck ./... (honnef.co/go/tools $LB_STATICCHECK_VERSION)"
+	if ! sc_out="$(go run "honnef.co/go/tools/cmd/staticcheck@$LB_STATICCHECK_VERSION" ./... 2>&1)"; then
+		printf '%s\n' "$sc_out" >&2
+		lb_die "staticcheck found the problems above"
+	fi
 
 	# The API contract against Redocly's recommended rules: any error fails
 	# (warnings are printed only then). npm's output is kept unless it fails.

@@ -20,7 +20,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
+	tmtypes "github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -33,6 +34,7 @@ import (
 const (
 	DefaultPartSize    = 16 << 20
 	DefaultConcurrency = 2
+	minPartSize        = 5 << 20 // S3's minimum part size (but the last)
 	// abortTimeout bounds the clean-up of a failed upload, which runs even
 	// when the Put's own context has ended.
 	abortTimeout = time.Minute
@@ -64,7 +66,7 @@ type S3Options struct {
 type S3 struct {
 	client   *s3.Client
 	presign  *s3.PresignClient // download URLs (presign.go)
-	uploader *manager.Uploader
+	uploader *transfermanager.Client
 	bucket   string
 	prefix   string
 	region   string
@@ -84,8 +86,8 @@ func NewS3(ctx context.Context, o S3Options) (*S3, error) {
 	if o.PartSize == 0 {
 		o.PartSize = DefaultPartSize
 	}
-	if o.PartSize < manager.MinUploadPartSize {
-		return nil, lifeboat.Errorf(lifeboat.EINVALID, "s3 storage: part size %d is below S3's minimum %d", o.PartSize, manager.MinUploadPartSize)
+	if o.PartSize < minPartSize {
+		return nil, lifeboat.Errorf(lifeboat.EINVALID, "s3 storage: part size %d is below S3's minimum %d", o.PartSize, minPartSize)
 	}
 	if o.Concurrency == 0 {
 		o.Concurrency = DefaultConcurrency
@@ -156,10 +158,12 @@ func NewS3(ctx context.Context, o S3Options) (*S3, error) {
 			so.UsePathStyle = true
 		}
 	})
-	uploader := manager.NewUploader(client, func(u *manager.Uploader) {
-		u.PartSize = o.PartSize
+	// A failed multipart upload is always aborted (Put aborts again when
+	// ctx has ended). An object smaller than one part is a single PUT.
+	uploader := transfermanager.New(client, func(u *transfermanager.Options) {
+		u.PartSizeBytes = o.PartSize
+		u.MultipartUploadThreshold = o.PartSize
 		u.Concurrency = o.Concurrency
-		u.LeavePartsOnError = false
 	})
 	return &S3{client: client, presign: s3.NewPresignClient(client), uploader: uploader,
 		bucket: o.Bucket, prefix: o.Prefix, region: cfg.Region, lock: o.Lock}, nil
@@ -184,7 +188,7 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader) (int64, error) {
 	stop := closeOnDone(ctx, r)
 	defer stop()
 	pr := &putReader{ctx: ctx, r: r}
-	in := &s3.PutObjectInput{
+	in := &transfermanager.UploadObjectInput{
 		Bucket:      aws.String(s.bucket),
 		Key:         aws.String(full),
 		Body:        pr,
@@ -193,15 +197,15 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader) (int64, error) {
 	if s.lock != nil {
 		// The date counts from the start of the upload: Retention reads
 		// back what the server holds.
-		in.ObjectLockMode = s.lock.s3Mode()
+		in.ObjectLockMode = tmtypes.ObjectLockMode(s.lock.s3Mode())
 		in.ObjectLockRetainUntilDate = aws.Time(s.retainUntil(time.Now()))
 	}
-	_, err = s.uploader.Upload(ctx, in)
+	_, err = s.uploader.UploadObject(ctx, in)
 	if err != nil {
 		// The uploader aborts on failure, but with the Put's context: after
 		// a cancellation that abort fails and the parts stay. Abort again
 		// with a context of our own (a second abort is harmless).
-		var mf manager.MultiUploadFailure
+		var mf transfermanager.MultipartUploadError
 		if errors.As(err, &mf) && mf.UploadID() != "" {
 			if aerr := s.abort(ctx, full, mf.UploadID()); aerr != nil {
 				return 0, fmt.Errorf("put %s: %w (abort upload: %v)", key, brief(err), brief(aerr))

@@ -6,23 +6,6 @@ import (
 	"golang.org/x/net/html"
 )
 
-// byTestID finds the element with data-testid=id.
-func byTestID(n *html.Node, id string) *html.Node {
-	if n.Type == html.ElementNode {
-		for _, a := range n.Attr {
-			if a.Key == "data-testid" && a.Val == id {
-				return n
-			}
-		}
-	}
-	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		if f := byTestID(c, id); f != nil {
-			return f
-		}
-	}
-	return nil
-}
-
 var inline = map[string]bool{"span": true, "a": true, "code": true, "strong": true, "time": true}
 
 // blockish spans are laid out apart from their neighbours: badges
