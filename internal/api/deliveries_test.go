@@ -230,7 +230,7 @@ func TestDeliveriesOverHTTP(t *testing.T) {
 	}
 	t.Run("notifier gone from the config", func(t *testing.T) {
 		p := b.other(t).requireProblem(t, http.MethodPost, fmt.Sprintf("/api/v1/deliveries/%d/redeliver", d.ID), http.StatusConflict)
-		require.Contains(t, p.Detail, `notifier "hook" is no longer configured as a webhook`)
+		require.Contains(t, p.Detail, `notifier "hook" is no longer configured`)
 	})
 
 	for _, body := range bodies {

@@ -75,6 +75,13 @@ func TestMetricsAfterRuns(t *testing.T) {
 	require.Equal(t, lifeboat.RunSucceeded, ok.Status, ok.Error)
 	bad := b.waitRun(t, b.createRun(t, "broken"))
 	require.Equal(t, lifeboat.RunFailed, bad.Status)
+	// The report's chat message is a delivery, retried until given up: a
+	// failure once it is.
+	require.Eventually(t, func() bool {
+		ds, err := b.runner.DeliveryList(context.Background(), bad.ID)
+		require.NoError(t, err)
+		return len(ds) == 1 && ds[0].Status == lifeboat.DeliveryFailed
+	}, time.Minute, 20*time.Millisecond, "broken's chat message is given up")
 
 	start := time.Now()
 	f = scrape(t, b.srv)

@@ -169,21 +169,30 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	render(w, r, http.StatusOK, views.RunPage(v))
 }
 
-// runDeliveries are the notifications about run: what its report stage
-// told chat and heartbeats, and its recorded webhook deliveries.
+// runDeliveries are the notifications about run: its recorded deliveries
+// (chat, heartbeats, webhooks) and what its report stage did not send.
 func (s *Server) runDeliveries(r *http.Request, run lifeboat.Run) ([]views.DeliveryRow, error) {
 	kinds, err := s.notifierKinds(r.Context())
 	if err != nil {
 		return nil, err
 	}
-	out := reportRows(run, kinds)
+	var out []views.DeliveryRow
+	recorded := map[string]bool{} // notifier + event
 	if s.Deliveries != nil {
-		hooks, err := s.Deliveries.DeliveryList(r.Context(), run.ID)
+		ds, err := s.Deliveries.DeliveryList(r.Context(), run.ID)
 		if err != nil {
 			return nil, err
 		}
-		for _, d := range hooks {
-			out = append(out, webhookRow(d))
+		for _, d := range ds {
+			out = append(out, deliveryRow(d, kinds))
+			recorded[d.Notifier+" "+d.Event] = true
+		}
+	}
+	// The report's own record covers the rest: notifiers it did not tell,
+	// and what older runs' reports sent themselves.
+	for _, row := range reportRows(run, kinds) {
+		if !recorded[row.Notifier+" "+row.Event] {
+			out = append(out, row)
 		}
 	}
 	return out, nil

@@ -252,7 +252,7 @@ func (s *Server) targetDeliveries(ctx context.Context, t TargetConfig, runs []li
 	}
 	byNotifier := map[string]views.DeliveryRow{}
 	for _, d := range hooks {
-		byNotifier[d.Notifier] = webhookRow(d)
+		byNotifier[d.Notifier] = deliveryRow(d, kinds)
 	}
 	// The newest run that has been reported: its report stage's metrics
 	// say which notifiers heard about it (RunHistory carries no metrics).
@@ -279,9 +279,13 @@ func (s *Server) targetDeliveries(ctx context.Context, t TargetConfig, runs []li
 	return out, nil
 }
 
-// webhookRow shows a recorded webhook delivery.
-func webhookRow(d lifeboat.Delivery) views.DeliveryRow {
-	row := views.DeliveryRow{Notifier: d.Notifier, Kind: "webhook", Event: d.Event, RunID: d.RunID,
+// deliveryRow shows a recorded delivery (chat, heartbeat or webhook).
+func deliveryRow(d lifeboat.Delivery, kinds map[string]string) views.DeliveryRow {
+	kind := kinds[d.Notifier]
+	if kind == "" {
+		kind = "webhook" // a notifier no longer configured: before chat went through deliveries, only webhooks did
+	}
+	row := views.DeliveryRow{Notifier: d.Notifier, Kind: kind, Event: d.Event, RunID: d.RunID,
 		Attempts: d.Attempts, LastError: d.LastError, At: d.CreatedAt}
 	switch d.Status {
 	case lifeboat.DeliveryDelivered:
@@ -310,9 +314,10 @@ type reportMetrics struct {
 	Errors    map[string]string `json:"errors"`
 }
 
-// reportRows is what run's report stage did for each chat and heartbeat
-// notifier (webhooks are deliveries of their own); none before the report
-// has finished.
+// reportRows is what run's report stage recorded for each notifier: those
+// it did not tell (not_sent) and, for runs reported before chat and
+// heartbeats went through deliveries, what it sent itself; none before the
+// report has finished.
 func reportRows(run lifeboat.Run, kinds map[string]string) []views.DeliveryRow {
 	st, ok := run.StageByName(lifeboat.StageReport)
 	if !ok || st.FinishedAt == nil || len(st.Metrics) == 0 {

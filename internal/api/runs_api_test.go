@@ -674,6 +674,7 @@ func TestCancelDuringBackup(t *testing.T) {
 		return len(ups) > 0
 	}, "a multipart upload of run %d", run.ID)
 	dbName := b.sourceURL[strings.LastIndexByte(b.sourceURL, '/')+1:]
+	dbName, _, _ = strings.Cut(dbName, "?") // pg_dump's URL carries session settings too
 	require.NotEmpty(t, pgDumpsOf(t, dbName), "pg_dump is running")
 
 	began := time.Now()

@@ -15,12 +15,15 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/store"
 )
 
-// Outbound webhooks of runs. Each (run, event, webhook notifier) is one
+// Notifications of runs. Each (run, event, notifier) is one
 // webhook_deliveries row, written with its job in the transaction of the
-// stage result that causes the event: run.started with the backup stage's
-// start, run.succeeded/failed/canceled with the report's result. The job
-// sends the stored payload, signed afresh, and records every attempt. The
-// watchdog's target.* events keep their own outbox (watchdog.go).
+// stage result that causes the event: run.started (webhooks) with the backup
+// stage's start, run.succeeded/failed/canceled (every notifier that takes
+// it: chat, heartbeats, webhooks) with the report's result. The job sends
+// it (a webhook: the stored payload, signed afresh), records every attempt,
+// and notes the outcome in the report stage's figures (delivered, failed,
+// errors). The watchdog's target.* events keep their own outbox
+// (watchdog.go).
 
 // QueueWebhooks is the queue of webhook deliveries: apart from the stages,
 // so an event is not held behind an hour-long restore, and from the
@@ -74,11 +77,25 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs])
 		})
 }
 
-// deliveredByJob says whether s's run events go through deliveries rather
-// than being sent inline by the report stage.
+// deliveredByJob says whether s hears of a run's start through a delivery
+// (webhooks) rather than directly from the stage (a heartbeat's start
+// signal, watchdog.go). How a run ended reaches every notifier through a
+// delivery (queuedAtEnd).
 func deliveredByJob(s notify.Sender) bool {
 	_, ok := s.(*notify.Webhook)
 	return ok
+}
+
+// queuedAtEnd says whether s is told of ev through a delivery: every
+// notifier taking a run's end event is, so each (run, event, notifier) is
+// sent by one job and recorded once, whatever happens to the report stage
+// that queued it (a commit that fails after a send would otherwise repeat
+// the send with the retry); only webhooks take run.started through one.
+func queuedAtEnd(s notify.Sender, kind notify.Kind) bool {
+	if s == nil || !notify.Accepts(s, kind) {
+		return false
+	}
+	return kind != notify.KindRunStarted || deliveredByJob(s)
 }
 
 // deliver makes one attempt at delivery id as job jobID, all in one
@@ -108,19 +125,30 @@ func (r *Runner) deliver(ctx context.Context, id, jobID int64, attempt, maxAttem
 		if d.Status != lifeboat.DeliveryPending || owner != jobID {
 			return complete(dbctx, tx)
 		}
-		hook, ok := r.catalog().Senders[d.Notifier].(*notify.Webhook)
+		sender, ok := r.catalog().Senders[d.Notifier]
 		if !ok {
-			gone := fmt.Errorf("notifier %q is no longer configured as a webhook", d.Notifier)
+			gone := fmt.Errorf("notifier %q is no longer configured", d.Notifier)
 			result = river.JobCancel(gone)
+			if err := tx.ReportDeliveryNote(dbctx, d.RunID, d.Event, d.Notifier, gone.Error()); err != nil {
+				return err
+			}
 			return tx.DeliveryAttemptFailed(dbctx, id, 0, gone.Error(), nil, time.Now())
 		}
-		code, sendErr := hook.Deliver(ctx, d.MessageID, d.Payload)
+		code, sendErr := r.send(ctx, tx, sender, d)
 		now := time.Now()
 		if sendErr == nil {
 			if err := tx.DeliveryDelivered(dbctx, id, code, now); err != nil {
 				return err
 			}
+			if err := tx.ReportDeliveryNote(dbctx, d.RunID, d.Event, d.Notifier, ""); err != nil {
+				return err
+			}
 			return complete(dbctx, tx)
+		}
+		// The report's figures say it failed (and why) until an attempt
+		// succeeds; the delivery row keeps every attempt.
+		if err := tx.ReportDeliveryNote(dbctx, d.RunID, d.Event, d.Notifier, sendErr.Error()); err != nil {
+			return err
 		}
 		var next *time.Time
 		switch {
@@ -146,9 +174,28 @@ func (r *Runner) deliver(ctx context.Context, id, jobID int64, attempt, maxAttem
 	return result
 }
 
-// enqueueDeliveriesTx queues ev to each webhook notifier of its run's
-// target, with one job per new row, in tx. A row already there for (run,
-// event, notifier) stays as it is and gets no second job.
+// send makes one attempt at d with sender: a webhook gets the stored
+// payload (code is its answer's status); chat and heartbeats get the event
+// rebuilt from the finished run, as it is now recorded (code 0).
+func (r *Runner) send(ctx context.Context, tx *store.Tx, sender notify.Sender, d lifeboat.Delivery) (code int, err error) {
+	if hook, ok := sender.(*notify.Webhook); ok {
+		return hook.Deliver(ctx, d.MessageID, d.Payload)
+	}
+	run, err := tx.RunGet(context.WithoutCancel(ctx), d.RunID)
+	if err != nil {
+		return 0, err
+	}
+	ev := notify.NewEvent(run, r.runURL(run.ID), d.CreatedAt)
+	ev.Kind = notify.Kind(d.Event)
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return 0, sender.Send(sctx, ev)
+}
+
+// enqueueDeliveriesTx queues ev to each notifier of its run's target that
+// takes it through a delivery (queuedAtEnd), with one job per new row, in
+// tx. A row already there for (run, event, notifier) stays as it is and
+// gets no second job.
 func (r *Runner) enqueueDeliveriesTx(ctx context.Context, tx *store.Tx, ev notify.Event) error {
 	t, ok, err := r.runTargetTx(ctx, tx, ev.Run) // the run's own notifiers (run_target.go)
 	if err != nil || !ok {
@@ -156,8 +203,7 @@ func (r *Runner) enqueueDeliveriesTx(ctx context.Context, tx *store.Tx, ev notif
 	}
 	var body []byte
 	for _, name := range t.Notify {
-		hook, ok := r.catalog().Senders[name].(*notify.Webhook)
-		if !ok || !hook.Accepts(ev.Kind) {
+		if !queuedAtEnd(r.catalog().Senders[name], ev.Kind) {
 			continue
 		}
 		if body == nil {
@@ -225,19 +271,17 @@ func (r *Runner) stageStart(ctx context.Context, run lifeboat.Run, stage lifeboa
 }
 
 // enqueueRunEndTx queues the finished run's event (run.succeeded,
-// run.failed or run.canceled) to its webhooks, in the report's transaction.
+// run.failed or run.canceled) to each of its notifiers that takes it, in
+// the report's transaction.
 func (r *Runner) enqueueRunEndTx(ctx context.Context, tx *store.Tx, run lifeboat.Run) error {
-	if !r.hasWebhooks(run.Target) {
-		return nil
-	}
 	return r.enqueueDeliveriesTx(ctx, tx, notify.NewEvent(run, r.runURL(run.ID), r.deps.Now()))
 }
 
 // Redeliver queues delivery id again as a new job: it becomes pending (its
 // attempt count and last answer kept) and is sent with the same webhook-id
-// and body, signed afresh. A job still retrying it is superseded and sends
-// nothing more. An unknown id is ENOTFOUND; a notifier no longer configured
-// as a webhook is ECONFLICT.
+// and body, signed afresh (chat and heartbeats: the event rebuilt from the
+// run). A job still retrying it is superseded and sends nothing more. An
+// unknown id is ENOTFOUND; a notifier no longer configured is ECONFLICT.
 func (r *Runner) Redeliver(ctx context.Context, id int64) (lifeboat.Delivery, error) {
 	var d lifeboat.Delivery
 	err := r.deps.Store.InTx(ctx, func(tx *store.Tx) error {
@@ -248,8 +292,8 @@ func (r *Runner) Redeliver(ctx context.Context, id int64) (lifeboat.Delivery, er
 		if err != nil {
 			return err
 		}
-		if !deliveredByJob(r.catalog().Senders[cur.Notifier]) {
-			return lifeboat.Errorf(lifeboat.ECONFLICT, "delivery %d: notifier %q is no longer configured as a webhook", id, cur.Notifier)
+		if _, ok := r.catalog().Senders[cur.Notifier]; !ok {
+			return lifeboat.Errorf(lifeboat.ECONFLICT, "delivery %d: notifier %q is no longer configured", id, cur.Notifier)
 		}
 		res, err := r.client.InsertTx(ctx, tx.PgxTx(), DeliveryArgs{DeliveryID: id}, nil)
 		if err != nil {
@@ -267,9 +311,9 @@ func (r *Runner) DeliveryList(ctx context.Context, runID int64) ([]lifeboat.Deli
 	return r.deps.Store.DeliveryList(ctx, runID)
 }
 
-// WaitDeliveries waits until every webhook delivery of run runID has had
-// its first attempt, or ctx ends: the foreground `lifeboat run` would
-// otherwise exit before its webhooks were sent. Retries still pending are
+// WaitDeliveries waits until every delivery of run runID (chat, heartbeat,
+// webhook) has had its first attempt, or ctx ends: the foreground
+// `lifeboat run` would otherwise exit before its notifications were sent. Retries still pending are
 // sent by the next process that works jobs (they are River jobs).
 func (r *Runner) WaitDeliveries(ctx context.Context, runID int64) error {
 	t := time.NewTicker(100 * time.Millisecond)
@@ -290,7 +334,7 @@ func (r *Runner) WaitDeliveries(ctx context.Context, runID int64) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%d webhook deliveries of run %d not yet tried: %w", untried, runID, ctx.Err())
+			return fmt.Errorf("%d notifications of run %d not yet tried: %w", untried, runID, ctx.Err())
 		case <-t.C:
 		}
 	}

@@ -301,15 +301,24 @@ func (r *Runner) RequestRun(ctx context.Context, req lifeboat.RunRequest) (run l
 	return run, created, err
 }
 
-// WaitRun polls until the run has finished or ctx ends. A canceled run is
-// canceled at once but finished (finished_at) once its report has run.
+// WaitRun polls until the run has finished and each of its notifications
+// has been tried once, or ctx ends. A canceled run is canceled at once but
+// finished (finished_at) once its report has run.
 func (r *Runner) WaitRun(ctx context.Context, id int64) (lifeboat.Run, error) {
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
 	for {
 		run, err := r.deps.Store.RunGet(ctx, id)
-		if err != nil || run.Status.Finished() && run.FinishedAt != nil {
+		if err != nil {
 			return run, err
+		}
+		if run.Status.Finished() && run.FinishedAt != nil {
+			// Its notifications are sent by their own jobs once the report
+			// committed: the run has been reported when each was tried.
+			if err := r.WaitDeliveries(ctx, id); err != nil {
+				return run, err
+			}
+			return r.deps.Store.RunGet(ctx, id) // with the report's figures as its deliveries noted them
 		}
 		select {
 		case <-ctx.Done():

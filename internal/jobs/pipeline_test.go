@@ -122,7 +122,7 @@ func TestFailingSQLCheck(t *testing.T) {
 	require.Empty(t, b.heartbeat.received(), "no heartbeat for a failed run")
 	b.requireScratchGone(t, run.ID)
 	report, _ := run.StageByName(lifeboat.StageReport)
-	require.JSONEq(t, `{"event":"run.failed","scratch_dropped":true,"delivered":["chat"],"failed":[],"not_sent":["snitch"]}`, string(report.Metrics))
+	require.JSONEq(t, `{"event":"run.failed","scratch_dropped":true,"delivered":["chat"],"failed":[],"not_sent":["snitch"],"queued":["chat"]}`, string(report.Metrics))
 }
 
 // flipByte corrupts one byte in the middle of a stored object.

@@ -242,16 +242,26 @@ func (r *Runner) verify(ctx context.Context, run lifeboat.Run, t *config.Target,
 }
 
 func (r *Runner) report(ctx context.Context, run lifeboat.Run, t *config.Target, log *slog.Logger) (outcome, error) {
-	var senders []notify.Sender
-	var queued []string
+	// Every notifier taking the event hears it through a delivery queued
+	// with this stage's result (deliveries.go): sent once by its own job,
+	// whatever happens to this stage's commit. The deliveries note their
+	// outcome in these metrics (delivered, failed, errors).
+	kind := notify.NewEvent(run, "", r.deps.Now()).Kind
+	var queued, notSent []string
 	for _, name := range t.Notify {
-		if s, ok := r.catalog().Senders[name]; ok && deliveredByJob(s) {
-			queued = append(queued, name) // queued when the result commits
+		if s, ok := r.catalog().Senders[name]; ok && queuedAtEnd(s, kind) {
+			queued = append(queued, name)
 		} else if ok {
-			senders = append(senders, s)
+			notSent = append(notSent, name)
 		}
 	}
-	in := pipeline.ReportInput{Run: run, RunURL: r.runURL(run.ID), Senders: senders, Log: log}
+	switch {
+	case len(queued) > 0:
+		log.Info(fmt.Sprintf("%s queued to %s", kind, strings.Join(queued, ", ")))
+	default:
+		log.Info(fmt.Sprintf("%s: no notifier takes it", kind))
+	}
+	in := pipeline.ReportInput{Run: run, RunURL: r.runURL(run.ID), Log: log}
 	if rc := r.conf().Restore; rc.Sandboxed() {
 		r.releaseSandbox(run.ID) // normally gone with verify already
 	} else if url, err := r.scratchURL(ctx, rc.DatabaseURL, run.ID); err == nil {
@@ -260,7 +270,7 @@ func (r *Runner) report(ctx context.Context, run lifeboat.Run, t *config.Target,
 		log.Error("scratch database: " + err.Error())
 	}
 	m := pipeline.Report(ctx, in)
-	m.Queued = queued
+	m.Queued, m.NotSent = queued, append(m.NotSent, notSent...)
 	return outcome{metrics: m}, nil
 }
 

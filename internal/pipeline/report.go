@@ -81,6 +81,8 @@ func Report(ctx context.Context, in ReportInput) ReportMetrics {
 		}
 		m.Delivered = append(m.Delivered, s.Name())
 	}
-	log.Info(fmt.Sprintf("reported %s to %d notifier(s), %d failed", ev.Kind, len(m.Delivered), len(m.FailedSenders)))
+	if len(in.Senders) > 0 {
+		log.Info(fmt.Sprintf("reported %s to %d notifier(s), %d failed", ev.Kind, len(m.Delivered), len(m.FailedSenders)))
+	}
 	return m
 }

@@ -77,13 +77,39 @@ func (t *Tx) DeliveryLock(ctx context.Context, id int64) (d lifeboat.Delivery, o
 	return d, derefInt(job), nil
 }
 
-// DeliveryDelivered records a successful attempt answered with status code.
+// DeliveryDelivered records a successful attempt answered with status code
+// (0: a sender that does not say, e.g. chat).
 func (t *Tx) DeliveryDelivered(ctx context.Context, id int64, code int, now time.Time) error {
 	_, err := t.tx.Exec(ctx, `UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1,
-		last_status_code = $2, last_error = '', last_attempt_at = $3, delivered_at = $3, next_attempt_at = NULL,
+		last_status_code = NULLIF($2, 0), last_error = '', last_attempt_at = $3, delivered_at = $3, next_attempt_at = NULL,
 		updated_at = $3 WHERE id = $1`, id, code, now)
 	if err != nil {
 		return fmt.Errorf("delivery %d delivered: %w", id, err)
+	}
+	return nil
+}
+
+// ReportDeliveryNote notes an attempt at telling notifier of run runID's
+// end (event) in the report stage's figures, which the run and target pages
+// show, as its latest outcome: delivered when reason is empty, else failed
+// with reason (it must carry no URL or secret, as notify's errors don't).
+// A run.started delivery, or a run whose report recorded another event, is
+// not noted.
+func (t *Tx) ReportDeliveryNote(ctx context.Context, runID int64, event, notifier, reason string) error {
+	_, err := t.tx.Exec(ctx, `UPDATE run_stages SET metrics = CASE WHEN $4 = '' THEN
+			jsonb_set(jsonb_set(metrics,
+				'{delivered}', (coalesce(metrics->'delivered', '[]') - $3::text) || to_jsonb($3::text)),
+				'{failed}', coalesce(metrics->'failed', '[]') - $3::text) #- ARRAY['errors', $3::text]
+		ELSE
+			jsonb_set(jsonb_set(jsonb_set(metrics,
+				'{failed}', (coalesce(metrics->'failed', '[]') - $3::text) || to_jsonb($3::text)),
+				'{delivered}', coalesce(metrics->'delivered', '[]') - $3::text),
+				'{errors}', coalesce(metrics->'errors', '{}') || jsonb_build_object($3::text, $4::text))
+		END
+		WHERE run_id = $1 AND stage = 'report' AND jsonb_typeof(metrics) = 'object' AND metrics->>'event' = $2`,
+		runID, event, notifier, reason)
+	if err != nil {
+		return fmt.Errorf("note delivery of run %d to %s: %w", runID, notifier, err)
 	}
 	return nil
 }

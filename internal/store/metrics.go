@@ -113,13 +113,15 @@ func stageDurations(ctx context.Context, tx pgx.Tx) ([]lifeboat.StageDurations, 
 }
 
 func notifierFailures(ctx context.Context, tx pgx.Tx) (map[string]int64, error) {
-	// A report's failed senders (run notifications, one try each), the
-	// watchdog's alerts given up after their retries, and run webhooks
-	// given up (until a redelivery makes them pending again).
+	// Run notifications given up after their retries (until a redelivery
+	// makes them pending again), the watchdog's alerts given up, and the
+	// failed senders of reports from before every notification was a
+	// delivery (those sent once, by the report itself).
 	rows, err := tx.Query(ctx, `SELECT notifier, sum(n)::bigint FROM (
 			SELECT f.notifier, count(*) AS n
 			FROM run_stages s, jsonb_array_elements_text(s.metrics -> 'failed') AS f(notifier)
 			WHERE s.stage = 'report' AND s.metrics -> 'failed' <> '[]'::jsonb AND jsonb_typeof(s.metrics -> 'failed') = 'array'
+			  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.run_id = s.run_id AND d.notifier = f.notifier)
 			GROUP BY 1
 			UNION ALL
 			SELECT notifier, count(*) FROM target_alerts WHERE given_up_at IS NOT NULL GROUP BY 1
