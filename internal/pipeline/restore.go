@@ -98,10 +98,31 @@ func Restore(ctx context.Context, in RestoreInput) (RestoreResult, error) {
 	if err != nil {
 		return res, lifeboat.Permanent(err)
 	}
+	// The sandbox starts while the object downloads; pg_restore waits for
+	// it. Every way out waits for it too, so the caller's cleanup sees the
+	// sandbox it must remove.
+	var intoURL func() (string, error)
 	if in.Prepare != nil {
-		if in.IntoURL, err = in.Prepare(ctx, m); err != nil {
-			return res, err
+		pctx, cancel := context.WithCancel(ctx)
+		type prepared struct {
+			url string
+			err error
 		}
+		ch := make(chan prepared, 1)
+		go func() {
+			u, err := in.Prepare(pctx, m)
+			ch <- prepared{u, err}
+		}()
+		var got *prepared
+		wait := func() prepared {
+			if got == nil {
+				p := <-ch
+				got = &p
+			}
+			return *got
+		}
+		defer func() { cancel(); wait() }()
+		intoURL = func() (string, error) { p := wait(); return p.url, p.err }
 	} else if in.CreateDatabase {
 		serverURL, err := pgtool.WithDatabase(in.IntoURL, "postgres")
 		if err != nil {
@@ -128,7 +149,7 @@ func Restore(ctx context.Context, in RestoreInput) (RestoreResult, error) {
 
 	jobs := max(in.Jobs, 1)
 	res.Metrics = RestoreMetrics{StoredBytes: m.StoredBytes, RawBytes: m.RawBytes, Jobs: jobs, PgRestoreVersion: bin.Version}
-	opts := pgtool.RestoreOptions{Bin: bin, URL: in.IntoURL, Jobs: jobs, Clean: in.Clean, Log: log}
+	opts := pgtool.RestoreOptions{Bin: bin, Jobs: jobs, Clean: in.Clean, Log: log}
 	if jobs > 1 || in.CheckFirst {
 		spool, err := os.CreateTemp(in.SpoolDir, "lifeboat-restore-*.dump")
 		if err != nil {
@@ -158,6 +179,12 @@ func Restore(ctx context.Context, in RestoreInput) (RestoreResult, error) {
 	} else {
 		opts.In = plain
 	}
+	if intoURL != nil {
+		if in.IntoURL, err = intoURL(); err != nil {
+			return res, err
+		}
+	}
+	opts.URL = in.IntoURL
 	restoreStart := time.Now()
 	err = pgtool.Restore(ctx, opts)
 	if opts.In != nil {
