@@ -102,3 +102,42 @@ func pgRestoresUnder(t *testing.T, dir string) []string {
 	}
 	return out
 }
+
+// kill -9 of lifeboat mid-verify (a check that takes a minute): the
+// sandbox's postgres dies with lifeboat, the next process removes its
+// directory and fails the run with the reason.
+func TestKill9MidVerifyLeavesNothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	sandboxDir := filepath.Join(testenv.SandboxDir(t), testenv.RandomName("kill9v-"))
+	require.NoError(t, os.Mkdir(sandboxDir, 0o711))
+	slowCheck := `      - {name: slow, sql: "SELECT count(*) FROM (SELECT pg_sleep(120)) s", expect: "= 1", timeout: 5m}`
+	doc := f.config(t, f.stateURL, slowCheck)
+	doc = strings.Replace(doc, "restore:\n  sandbox_dir: "+quoteYAML(testenv.SandboxDir(t)),
+		"restore:\n  sandbox_dir: "+quoteYAML(sandboxDir), 1)
+	require.Contains(t, doc, sandboxDir)
+	cfg := f.writeConfig(t, "lifeboat.yaml", doc)
+	f.migrate(t, cfg)
+
+	p := startProcess(t, f, "run", "--config", cfg, "--target", "app")
+	id := f.firstRunID
+	require.Eventually(t, func() bool {
+		return testenv.QueryInt(t, f.stateURL, "SELECT count(*) FROM run_logs WHERE run_id = $1 AND message = 'check \"slow\": running'", id) == 1
+	}, 2*time.Minute, 50*time.Millisecond, "the slow check runs; stderr:\n%s", p.stderr.String())
+	require.NotEmpty(t, testenv.SandboxPostgres(t, sandboxDir, ""))
+
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
+	<-p.done
+	killed := time.Now()
+	require.Eventually(t, func() bool { return len(testenv.SandboxPostgres(t, sandboxDir, "")) == 0 },
+		30*time.Second, 50*time.Millisecond, "the sandbox's postgres died with lifeboat: %v", testenv.SandboxPostgres(t, sandboxDir, ""))
+
+	next := startProcess(t, f, "serve", "--config", cfg, "--listen", "127.0.0.1:0")
+	waitRunStatus(t, f.stateURL, id, "failed")
+	t.Logf("run failed %s after the kill", time.Since(killed).Round(time.Second))
+	require.Contains(t, testenv.QueryString(t, f.stateURL, "SELECT error FROM runs WHERE id = $1", id), "stopped answering")
+	left, _ := filepath.Glob(filepath.Join(sandboxDir, "w-*", "r*"))
+	require.Empty(t, left, "no sandbox directory is left")
+	next.terminate(t)
+	require.NoError(t, next.wait(t, time.Minute))
+}
