@@ -126,18 +126,30 @@ func Exec(t testing.TB, u, sql string) {
 // QueryInt runs a query returning one integer.
 func QueryInt(t testing.TB, u, sql string, args ...any) int64 {
 	t.Helper()
+	return queryOne[int64](t, u, sql, args...)
+}
+
+// QueryString runs a query returning one text value.
+func QueryString(t testing.TB, u, sql string, args ...any) string {
+	t.Helper()
+	return queryOne[string](t, u, sql, args...)
+}
+
+func queryOne[T any](t testing.TB, u, sql string, args ...any) T {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	var v T
 	conn, err := pgx.Connect(ctx, u)
 	if err != nil {
 		t.Fatalf("connect: %v", err)
+		return v
 	}
 	defer conn.Close(ctx)
-	var n int64
-	if err := conn.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
+	if err := conn.QueryRow(ctx, sql, args...).Scan(&v); err != nil {
 		t.Fatalf("query %.80q: %v", sql, err)
 	}
-	return n
+	return v
 }
 
 // SandboxDir returns the directory the test command made for sandboxes
@@ -205,21 +217,4 @@ func SandboxPostgres(t testing.TB, dir, part string) []string {
 		out = append(out, filepath.Base(filepath.Dir(p))+" "+strings.TrimSpace(strings.ReplaceAll(string(cmd), "\x00", " "))+" in "+cwd)
 	}
 	return out
-}
-
-// QueryString runs a query returning one text value.
-func QueryString(t testing.TB, u, sql string, args ...any) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, u)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(ctx)
-	var s string
-	if err := conn.QueryRow(ctx, sql, args...).Scan(&s); err != nil {
-		t.Fatalf("query %.80q: %v", sql, err)
-	}
-	return s
 }
