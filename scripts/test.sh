@@ -47,6 +47,11 @@ cleanup() {
 		lb_pg_tail_log "$S3_LOG" 20
 		lb_pg_tail_log "$S3_TLS_LOG" 20
 	fi
+	# Sandboxes die with the test process that started them (parent-death
+	# signal); any a crashed test left are killed before their folder goes.
+	find "$TMP/sandbox" -name postmaster.pid 2>/dev/null | while read -r f; do
+		kill -KILL "-$(head -n1 "$f")" 2>/dev/null || true
+	done
 	lb_stop_pid "$TMP/s3/http.pid" versitygw
 	lb_stop_pid "$TMP/s3/tls.pid" versitygw
 	lb_pg_stop "$PG_BIN" "$PG_DATA"
