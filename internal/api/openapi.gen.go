@@ -154,6 +154,9 @@ type BackupList struct {
 // CheckResult defines model for CheckResult.
 type CheckResult = lifeboat.CheckResult
 
+// Copy One stored copy of a backup. It counts only once its stored bytes were read back and matched the sha256 (verified); each copy is proven by a real restore in rotation.
+type Copy = lifeboat.Copy
+
 // Delivery One webhook event of a run to one webhook notifier.
 type Delivery = lifeboat.Delivery
 

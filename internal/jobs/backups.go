@@ -9,8 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"filippo.io/age"
+
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/internal/blob"
+	"github.com/lifeboat-dev/lifeboat/internal/pipeline"
 )
 
 // MaxBackupPage bounds one page of a backup list.
@@ -73,11 +76,29 @@ func (r *Runner) BackupGet(ctx context.Context, id int64) (lifeboat.Backup, erro
 	case err != nil:
 		b.ManifestError = "could not read the manifest: " + err.Error()
 	default:
-		if b.Manifest, err = json.Marshal(m); err != nil {
+		if b.Manifest, err = manifestJSON(m, r.deps.Identities); err != nil {
 			return b, fmt.Errorf("encode manifest of backup %d: %w", id, err)
 		}
 	}
 	return b, nil
+}
+
+// manifestJSON is the manifest as stored and, for an API caller (who may
+// read lifeboat's records anyway), its inventory decrypted as "source"
+// when a loaded identity opens it.
+func manifestJSON(m blob.Manifest, ids []age.Identity) (json.RawMessage, error) {
+	raw, err := json.Marshal(m)
+	if err != nil || m.FormatVersion < blob.ManifestV2 || pipeline.OpenInventory(&m, ids) != nil {
+		return raw, err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, err
+	}
+	if fields["source"], err = json.Marshal(m.Source); err != nil {
+		return nil, err
+	}
+	return json.Marshal(fields)
 }
 
 // storedBackup returns a backup that is still in storage, and its store.
