@@ -278,14 +278,15 @@ func (r *Runner) janitorScratch(ctx context.Context, now time.Time, log *slog.Lo
 
 // --- multipart uploads ------------------------------------------------------
 
-// janitorUploads aborts multipart uploads under each S3 storage's prefix
-// that began longer ago than a backup attempt can last: the leftovers of
-// a process that died mid-upload, stored and billed until aborted.
+// janitorUploads aborts the multipart uploads under each S3 storage's
+// prefix that no backup attempt can still be writing: those of a run whose
+// backup stage is not running (finished, failed, canceled, or its process
+// died and the run was failed), and those begun before the running
+// attempt started (an earlier attempt's). An upload whose key names no run
+// of this database (another installation's, or not a backup) is aborted only
+// once it is older than a backup attempt can last.
 func (r *Runner) janitorUploads(ctx context.Context, now time.Time, log *slog.Logger, rep *JanitorReport) []error {
 	limit := r.longestStageTimeout() + uploadGrace
-	// AbortStaleUploads measures age on the process's clock: the cutoff on
-	// ours, expressed as an age on that one.
-	olderThan := time.Since(now.Add(-limit))
 	names := make([]string, 0, len(r.catalog().Stores))
 	for name := range r.catalog().Stores {
 		names = append(names, name)
@@ -297,16 +298,62 @@ func (r *Runner) janitorUploads(ctx context.Context, now time.Time, log *slog.Lo
 		if !ok {
 			continue
 		}
-		n, err := s3.AbortStaleUploads(ctx, olderThan)
-		rep.UploadsAborted += n
-		if n > 0 {
-			log.Info(fmt.Sprintf("aborted %d multipart upload(s) begun over %s ago", n, limit), "storage", name)
-		}
+		ups, err := s3.Uploads(ctx)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("storage %s: %w", name, err))
+			continue
 		}
+		var ids []int64
+		for _, u := range ups {
+			if id, ok := blob.RunOfKey(u.Key); ok {
+				ids = append(ids, id)
+			}
+		}
+		attempts, err := r.deps.Store.BackupAttempts(ctx, ids)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("storage %s: %w", name, err))
+			continue
+		}
+		n := 0
+		for _, u := range ups {
+			why := deadUpload(u, attempts, now, limit)
+			if why == "" {
+				continue
+			}
+			if err := s3.AbortUpload(ctx, u); err != nil {
+				errs = append(errs, fmt.Errorf("storage %s: %w", name, err))
+				continue
+			}
+			n++
+			log.Info(fmt.Sprintf("aborted the multipart upload of %s: %s", u.Key, why), "storage", name)
+		}
+		rep.UploadsAborted += n
 	}
 	return errs
+}
+
+// uploadClockSkew is how far a storage server's clock (which stamps an
+// upload's start) may run behind ours before an upload begun by the
+// running attempt could look older than the attempt.
+const uploadClockSkew = time.Minute
+
+// deadUpload says why no backup attempt can still write u, or "" when one
+// may.
+func deadUpload(u blob.Upload, attempts map[int64]store.BackupAttempt, now time.Time, limit time.Duration) string {
+	id, isRun := blob.RunOfKey(u.Key)
+	a, known := attempts[id]
+	switch {
+	case !isRun || !known:
+		if u.Initiated.Before(now.Add(-limit)) {
+			return fmt.Sprintf("begun over %s ago", limit)
+		}
+		return ""
+	case !a.Running:
+		return fmt.Sprintf("run %d's backup is not running", id)
+	case a.StartedAt != nil && u.Initiated.Before(a.StartedAt.Add(-uploadClockSkew)):
+		return fmt.Sprintf("begun before run %d's current backup attempt", id)
+	}
+	return ""
 }
 
 // --- stuck runs -------------------------------------------------------------

@@ -77,26 +77,42 @@ func TestJanitorCleansUpAfterKilledRuns(t *testing.T) {
 	b.createScratchNamed(t, old, "")
 	ageDatabase(t, b.pgURL, old, 48*time.Hour)
 
-	// Multipart uploads: one of the killed run's backup, one begun later,
-	// and one outside lifeboat's prefix.
+	// Backups being written: one by its first attempt, one by a retry that
+	// began after an earlier attempt's upload (below).
+	uploading := b.bareRun(t)
+	b.setStages(t, uploading, 10*time.Minute, lifeboat.StageRunning)
+	b.insertRunningJob(t, uploading, "lifeboat.backup", 1, 10*time.Minute)
+	retried := b.bareRun(t)
+	b.setStages(t, retried, 10*time.Minute, lifeboat.StageRunning)
+	b.insertRunningJob(t, retried, "lifeboat.backup", 2, 10*time.Minute)
+
+	// Multipart uploads: one of the killed run's backup (done: nothing
+	// writes it any more), one of the live run's (verify runs: the same),
+	// one of a backup being written, one of the retried backup's earlier
+	// attempt, an old one of no run of ours, and one outside lifeboat's
+	// prefix.
 	bucket := b.cfg.Storages[0].Bucket
 	client := s3Client(t)
-	stale := fmt.Sprintf("lb/app/2026/11/25/%d.dump.zst.age", stuck)
-	startUpload(t, client, bucket, stale)
+	key := func(id int64) string { return fmt.Sprintf("lb/app/2026/11/25/%d.dump.zst.age", id) }
+	stale, done, writing, dead := key(stuck), key(live), key(uploading), key(retried)
+	foreign := key(unreported + 2000)
+	startUpload(t, client, bucket, foreign)
 	time.Sleep(1100 * time.Millisecond) // S3 stamps uploads to the second
-	fresh := fmt.Sprintf("lb/app/2026/11/25/%d.dump.zst.age", live)
-	startUpload(t, client, bucket, fresh)
-	startUpload(t, client, bucket, "elsewhere/not-lifeboats")
+	for _, k := range []string{stale, done, writing, dead, "elsewhere/not-lifeboats"} {
+		startUpload(t, client, bucket, k)
+	}
+	// The retry's attempt began after its earlier attempt's upload.
+	b.stateExec(t, "UPDATE run_stages SET started_at = now() + interval '5 minutes' WHERE run_id = $1 AND stage = 'backup'", retried)
 	ups, err := b.blobs.(*blob.S3).Uploads(ctx)
 	require.NoError(t, err)
-	require.Len(t, ups, 2)
+	require.Len(t, ups, 5)
 	initiated := map[string]time.Time{}
 	for _, u := range ups {
 		initiated["lb/"+u.Key] = u.Initiated
 	}
-	require.True(t, initiated[fresh].After(initiated[stale]), "uploads stamped %v", initiated)
+	require.True(t, initiated[writing].After(initiated[foreign]), "uploads stamped %v", initiated)
 	// The clock moves to when only the first upload is older than the limit.
-	clock.Set(initiated[stale].Add(initiated[fresh].Sub(initiated[stale])/2 + uploadLimit))
+	clock.Set(initiated[foreign].Add(initiated[writing].Sub(initiated[foreign])/2 + uploadLimit))
 
 	rep, err := b.runner.Janitor(ctx)
 	require.NoError(t, err)
@@ -106,7 +122,7 @@ func TestJanitorCleansUpAfterKilledRuns(t *testing.T) {
 	for _, kept := range []string{b.scratchName(t, live), b.scratchName(t, stuck), young} {
 		require.NotContains(t, rep.ScratchDropped, kept)
 	}
-	require.Equal(t, 1, rep.UploadsAborted)
+	require.Equal(t, 4, rep.UploadsAborted)
 	require.ElementsMatch(t, []int64{stuck, orphan}, rep.RunsFailed)
 	require.Equal(t, []int64{unreported}, rep.ReportsRequeued)
 
@@ -116,7 +132,7 @@ func TestJanitorCleansUpAfterKilledRuns(t *testing.T) {
 	require.Equal(t, rep.ID, rows[0].ID)
 	require.WithinDuration(t, rep.RanAt, rows[0].RanAt, time.Millisecond)
 	require.Equal(t, rep.ScratchDropped, rows[0].ScratchDropped)
-	require.Equal(t, 1, rows[0].UploadsAborted)
+	require.Equal(t, 4, rows[0].UploadsAborted)
 	require.ElementsMatch(t, []int64{stuck, orphan}, rows[0].RunsFailed)
 	require.Equal(t, []int64{unreported}, rows[0].ReportsRequeued)
 	require.Empty(t, rows[0].Errors)
@@ -130,10 +146,14 @@ func TestJanitorCleansUpAfterKilledRuns(t *testing.T) {
 	require.True(t, b.dbExists(t, b.scratchName(t, live)))
 	require.True(t, b.dbExists(t, young))
 
-	// Uploads: the stale one is aborted, the others are still open.
+	// Uploads: those no attempt can still write are aborted, at once for
+	// runs of ours, after the limit for the foreign one; the one being
+	// written and the one outside the prefix are still open.
 	open := openUploads(t, client, bucket)
-	require.NotContains(t, open, stale)
-	require.Contains(t, open, fresh)
+	for _, gone := range []string{stale, done, dead, foreign} {
+		require.NotContains(t, open, gone)
+	}
+	require.Contains(t, open, writing)
 	require.Contains(t, open, "elsewhere/not-lifeboats")
 
 	// The stuck run: its stage failed with the reason, the stages before

@@ -115,6 +115,7 @@ func Backup(ctx context.Context, in BackupInput) (res BackupResult, err error) {
 	}()
 
 	key := blob.ObjectKey(in.Target, in.RunID, in.Now)
+	abortDeadUploads(ctx, in, key, log) // uploads.go
 	log.Info("streaming pg_dump to " + in.Storage + ":" + key)
 	stored, raw, sha, copyErrs, err := streamDump(ctx, in, bin, snap.ID, key)
 	inv := <-invDone
