@@ -157,7 +157,7 @@ type CheckResult = lifeboat.CheckResult
 // Copy One stored copy of a backup. It counts only once its stored bytes were read back and matched the sha256 (verified); each copy is proven by a real restore in rotation.
 type Copy = lifeboat.Copy
 
-// Delivery One webhook event of a run to one webhook notifier.
+// Delivery One event of a run to one notifier (chat, heartbeat or webhook).
 type Delivery = lifeboat.Delivery
 
 // DeliveryList defines model for DeliveryList.
@@ -580,7 +580,7 @@ type ServerInterface interface {
 	// RestoreBackup Restore the backup into a database you name (disaster recovery), as a background job.
 	// (POST /api/v1/backups/{id}/restore)
 	RestoreBackup(w http.ResponseWriter, r *http.Request, id BackupID)
-	// RedeliverDelivery Send a webhook delivery again.
+	// RedeliverDelivery Send a delivery again.
 	// (POST /api/v1/deliveries/{id}/redeliver)
 	RedeliverDelivery(w http.ResponseWriter, r *http.Request, id int64)
 	// GetEvidence The signed evidence report of every target over a period.
@@ -625,7 +625,7 @@ type ServerInterface interface {
 	// CancelRun Cancel a queued or running run.
 	// (POST /api/v1/runs/{id}/cancel)
 	CancelRun(w http.ResponseWriter, r *http.Request, id RunID)
-	// ListRunDeliveries The run's outbound webhook events, one per (event, webhook notifier), in the order they were queued.
+	// ListRunDeliveries The run's notifications, one per (event, notifier), in the order they were queued.
 	// (GET /api/v1/runs/{id}/deliveries)
 	ListRunDeliveries(w http.ResponseWriter, r *http.Request, id RunID)
 	// GetRunLogs A page of the run's log lines, oldest first - or, with Accept text/event-stream, a live tail.
@@ -748,7 +748,7 @@ func (_ Unimplemented) RestoreBackup(w http.ResponseWriter, r *http.Request, id 
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
-// RedeliverDelivery Send a webhook delivery again.
+// RedeliverDelivery Send a delivery again.
 // (POST /api/v1/deliveries/{id}/redeliver)
 func (_ Unimplemented) RedeliverDelivery(w http.ResponseWriter, r *http.Request, id int64) {
 	w.WriteHeader(http.StatusNotImplemented)
@@ -838,7 +838,7 @@ func (_ Unimplemented) CancelRun(w http.ResponseWriter, r *http.Request, id RunI
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
-// ListRunDeliveries The run's outbound webhook events, one per (event, webhook notifier), in the order they were queued.
+// ListRunDeliveries The run's notifications, one per (event, notifier), in the order they were queued.
 // (GET /api/v1/runs/{id}/deliveries)
 func (_ Unimplemented) ListRunDeliveries(w http.ResponseWriter, r *http.Request, id RunID) {
 	w.WriteHeader(http.StatusNotImplemented)
@@ -5346,7 +5346,7 @@ type StrictServerInterface interface {
 	// RestoreBackup Restore the backup into a database you name (disaster recovery), as a background job.
 	// (POST /api/v1/backups/{id}/restore)
 	RestoreBackup(ctx context.Context, request RestoreBackupRequestObject) (RestoreBackupResponseObject, error)
-	// RedeliverDelivery Send a webhook delivery again.
+	// RedeliverDelivery Send a delivery again.
 	// (POST /api/v1/deliveries/{id}/redeliver)
 	RedeliverDelivery(ctx context.Context, request RedeliverDeliveryRequestObject) (RedeliverDeliveryResponseObject, error)
 	// GetEvidence The signed evidence report of every target over a period.
@@ -5391,7 +5391,7 @@ type StrictServerInterface interface {
 	// CancelRun Cancel a queued or running run.
 	// (POST /api/v1/runs/{id}/cancel)
 	CancelRun(ctx context.Context, request CancelRunRequestObject) (CancelRunResponseObject, error)
-	// ListRunDeliveries The run's outbound webhook events, one per (event, webhook notifier), in the order they were queued.
+	// ListRunDeliveries The run's notifications, one per (event, notifier), in the order they were queued.
 	// (GET /api/v1/runs/{id}/deliveries)
 	ListRunDeliveries(ctx context.Context, request ListRunDeliveriesRequestObject) (ListRunDeliveriesResponseObject, error)
 	// GetRunLogs A page of the run's log lines, oldest first - or, with Accept text/event-stream, a live tail.
