@@ -164,9 +164,11 @@ if [ "$#" -eq 0 ]; then
 	fi
 
 	# The API contract against Redocly's recommended rules: any error fails
-	# (warnings are printed only then). npm's output is kept unless it fails.
+	# (warnings are printed only then); npm and Redocly stay quiet otherwise.
 	lb_log "redocly lint openapi.yaml (@redocly/cli $LB_REDOCLY_VERSION, recommended rules)"
 	command -v npx >/dev/null 2>&1 || lb_apt_install nodejs npm
+	node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' ||
+		lb_die "the OpenAPI lint needs Node.js >= 20.19 (found $(node --version)): install a newer nodejs"
 	if ! lint_out="$(REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true npm_config_update_notifier=false \
 		npx --yes "@redocly/cli@$LB_REDOCLY_VERSION" lint --extends recommended openapi.yaml 2>&1)"; then
 		printf '%s\n' "$lint_out" >&2
