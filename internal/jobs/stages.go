@@ -242,6 +242,7 @@ func (r *Runner) verify(ctx context.Context, run lifeboat.Run, t *config.Target,
 }
 
 func (r *Runner) report(ctx context.Context, run lifeboat.Run, t *config.Target, log *slog.Logger) (outcome, error) {
+	r.abortRunUploads(ctx, run, t, log) // uploads.go
 	// Every notifier taking the event hears it through a delivery queued
 	// with this stage's result (deliveries.go): sent once by its own job,
 	// whatever happens to this stage's commit. The deliveries note their
