@@ -30,6 +30,9 @@ type BackupService interface {
 	// without Clean, EINVALID for a URL it cannot use.
 	RestoreBackup(ctx context.Context, req lifeboat.RestoreRequest) (lifeboat.Restore, error)
 	RestoreGet(ctx context.Context, id int64) (lifeboat.Restore, error)
+	// BackupsUndecryptable warns when retained backups of target were
+	// encrypted to recipients no loaded identity matches ("": none).
+	BackupsUndecryptable(ctx context.Context, target string) (string, error)
 }
 
 const backupListDefault = 50

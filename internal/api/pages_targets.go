@@ -166,6 +166,11 @@ func (s *Server) targetView(ctx context.Context, t TargetConfig, p views.Page) (
 		return v, err
 	}
 	v.IdentityFile = s.Dashboard.AgeIdentityFile(ctx)
+	if s.Backups != nil {
+		if v.Undecryptable, err = s.Backups.BackupsUndecryptable(ctx, t.Name); err != nil {
+			return v, err
+		}
+	}
 	v.Deliveries, err = s.targetDeliveries(ctx, t, history[t.Name])
 	return v, err
 }
@@ -210,7 +215,7 @@ func (s *Server) backupRows(ctx context.Context, target string) ([]views.BackupR
 			status = lifeboat.RunSucceeded
 		}
 		out[i] = views.BackupRow{RunID: b.RunID, CreatedAt: b.CreatedAt, Storage: b.Storage, Key: b.Key,
-			SHA256: b.SHA256, StoredBytes: b.StoredBytes, Status: status}
+			SHA256: b.SHA256, StoredBytes: b.StoredBytes, Status: status, Copies: b.Copies}
 	}
 	return out, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/internal/blob"
+	"github.com/lifeboat-dev/lifeboat/internal/crypt"
 	"github.com/lifeboat-dev/lifeboat/internal/pipeline"
 )
 
@@ -184,4 +185,29 @@ func (r *Runner) DownloadOpen(ctx context.Context, token string) (lifeboat.Downl
 		return o, fmt.Errorf("download backup %d: %w", id, err)
 	}
 	return lifeboat.DownloadObject{Body: body, Size: info.Size, Filename: downloadName(b), SHA256: b.SHA256}, nil
+}
+
+// BackupsUndecryptable says when retained backups of target were encrypted
+// to recipients none of the loaded identities matches: they cannot be
+// restored until such an identity is listed (encryption.age_identity_files).
+func (r *Runner) BackupsUndecryptable(ctx context.Context, target string) (string, error) {
+	have, complete := crypt.IdentityRecipients(r.deps.Identities)
+	if !complete {
+		return "", nil // an identity that is not X25519 cannot be matched
+	}
+	ids, recipients, err := r.deps.Store.UndecryptableBackups(ctx, target, have)
+	if err != nil || len(ids) == 0 {
+		return "", err
+	}
+	list := make([]string, 0, min(len(ids), 5))
+	for _, id := range ids[:min(len(ids), 5)] {
+		list = append(list, fmt.Sprintf("#%d", id))
+	}
+	more := ""
+	if len(ids) > 5 {
+		more = fmt.Sprintf(" and %d more", len(ids)-5)
+	}
+	return fmt.Sprintf("%d retained backup(s) (%s%s) were encrypted to %s; no loaded identity matches: they cannot be restored "+
+		"until that identity is listed in encryption.age_identity_files", len(ids), strings.Join(list, ", "), more,
+		strings.Join(recipients, ", ")), nil
 }

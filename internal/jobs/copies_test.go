@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lifeboat-dev/lifeboat"
@@ -281,4 +282,31 @@ func TestRetentionWithCopiesAndLocks(t *testing.T) {
 	// A second prune changes nothing and errs nowhere.
 	_, err = b.runner.Prune(ctx, "app", false)
 	require.NoError(t, err)
+}
+
+// TestUndecryptableBackupsWarned: once the identity a retained backup was
+// encrypted to is no longer loaded, the target page's warning names the
+// backup and its recipient; with it loaded there is none.
+func TestUndecryptableBackupsWarned(t *testing.T) {
+	t.Parallel()
+	b := setupCopies(t, []string{"{name: main, kind: fs, path: ./backups}"}, "", nil)
+	run := b.runToEnd(t)
+	require.Equal(t, lifeboat.RunSucceeded, run.Status, "error: %s", run.Error)
+	ctx := context.Background()
+	msg, err := b.runner.BackupsUndecryptable(ctx, "app")
+	require.NoError(t, err)
+	require.Empty(t, msg)
+
+	newID, err := age.GenerateX25519Identity()
+	require.NoError(t, err)
+	deps := b.deps
+	deps.Identities = []age.Identity{newID}
+	rotated, err := jobs.New(deps, jobs.Options{Workers: 1})
+	require.NoError(t, err)
+	msg, err = rotated.BackupsUndecryptable(ctx, "app")
+	require.NoError(t, err)
+	_, old, err := b.cfg.Recipients()
+	require.NoError(t, err)
+	require.Contains(t, msg, fmt.Sprintf("1 retained backup(s) (#%d) were encrypted to %s; no loaded identity matches",
+		run.ID, old[0]))
 }

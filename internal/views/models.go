@@ -221,6 +221,9 @@ type TargetView struct {
 	MoreRestores bool
 	// IdentityFile is the configured age identity's path ("": none).
 	IdentityFile string
+	// Undecryptable warns that retained backups were encrypted to
+	// recipients no loaded identity matches ("": none).
+	Undecryptable string
 }
 
 // TargetConfig is what a target is configured to do, secrets masked: the
@@ -261,6 +264,8 @@ type BackupRow struct {
 	StoredBytes int64
 	// Status is the run's: succeeded means the backup was proven to restore.
 	Status lifeboat.RunStatus
+	// Copies are its stored copies (a target with several storages).
+	Copies []lifeboat.Copy
 }
 
 // DeliveryRow is a notifier's latest delivery (target page) or one
