@@ -6,7 +6,9 @@
 # -j N from a local pg_dump -Fc -Z0 file) into a default-configured server
 # (what a person restoring by hand pays) and into the bench's tuned server;
 # the sandbox's start time; wall time per stage; end-to-end time, its ratios
-# to the floors, and lifeboat's peak RSS.
+# to the floors, and lifeboat's peak RSS. Then the same source again with two
+# S3 copies (a second versitygw standing in for a second site): its
+# end-to-end time against the one-copy run's.
 #
 #   BENCH_SCALE=60     pgbench scale (60 ≈ 900 MB)
 #   BENCH_TEXT_ROWS=150000  rows of ~1 KB text in a second table
@@ -48,6 +50,7 @@ cleanup() {
 	lb_stop_pid "$TMP/lifeboat.pid" lifeboat
 	[ -f "$TMP/pgdef/data/postmaster.pid" ] && lb_pg_stop "$PG_BIN" "$TMP/pgdef/data"
 	lb_stop_pid "$TMP/s3/pid" versitygw
+	lb_stop_pid "$TMP/s3b/pid" versitygw
 	lb_pg_stop "$PG_BIN" "$PG_DATA"
 	rm -rf "$TMP"
 	exit "$rc"
@@ -79,6 +82,11 @@ lb_pg_start "$PG_BIN" "$PG_DATA" "$PG_PORT" "$TMP/pg/run" "$PG_LOG"
 mkdir -p "$TMP/s3"
 lb_s3_start "$S3_PORT" "$TMP/s3/data" "$S3_LOG" "$TMP/s3/pid" "$S3_ACCESS" "$S3_SECRET"
 lb_s3_mkbucket "http://127.0.0.1:$S3_PORT" bench "$S3_ACCESS" "$S3_SECRET" || lb_die "could not create bucket"
+# A second S3 server: the second site of the two-copy run.
+lb_pick_port S3B_PORT
+mkdir -p "$TMP/s3b"
+lb_s3_start "$S3B_PORT" "$TMP/s3b/data" "$TMP/s3b/versitygw.log" "$TMP/s3b/pid" "$S3_ACCESS" "$S3_SECRET"
+lb_s3_mkbucket "http://127.0.0.1:$S3B_PORT" bench "$S3_ACCESS" "$S3_SECRET" || lb_die "could not create the second bucket"
 
 export PGPASSWORD="$PG_PASS" PGHOST=127.0.0.1 PGPORT="$PG_PORT" PGUSER=postgres
 psql_q() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
@@ -159,6 +167,14 @@ storages:
     prefix: bench/
     access_key_id: \${S3_ACCESS_KEY_ID}
     secret_access_key: \${S3_SECRET_ACCESS_KEY}
+  - name: s3b
+    kind: s3
+    endpoint: http://127.0.0.1:$S3B_PORT
+    region: us-east-1
+    bucket: bench
+    prefix: bench/
+    access_key_id: \${S3_ACCESS_KEY_ID}
+    secret_access_key: \${S3_SECRET_ACCESS_KEY}
 outbound:
   allow: [127.0.0.0/8] # the local versitygw
 targets:
@@ -166,6 +182,10 @@ targets:
     database_url: $(lb_pg_url "$PG_PASS" "$PG_PORT" "$SRC")
     schedule: "0 3 * * *"
     storage: s3
+  - name: ${SRC}_2copies
+    database_url: $(lb_pg_url "$PG_PASS" "$PG_PORT" "$SRC")
+    schedule: "0 3 * * *"
+    storages: [s3, s3b]
 YAML
 export S3_ACCESS_KEY_ID="$S3_ACCESS" S3_SECRET_ACCESS_KEY="$S3_SECRET"
 export LIFEBOAT_LISTEN="127.0.0.1:$LB_PORT"
@@ -187,19 +207,27 @@ for _ in $(seq 1 120); do
 	sleep 0.5
 done
 
-lb_log "running the pipeline on $SRC"
-t0="$(now)"
-run="$(curl -fsS -H @"$TMP/auth-header" -X POST "$base/api/v1/targets/$SRC/runs")" || lb_die "could not trigger a run"
-id="$(jq -r .id <<<"$run")"
-deadline=$((SECONDS + TIMEOUT))
-while :; do
-	run="$(curl -fsS -H @"$TMP/auth-header" "$base/api/v1/runs/$id")" || lb_die "could not read run $id"
-	status="$(jq -r .status <<<"$run")"
-	case "$status" in succeeded | failed | canceled) break ;; esac
-	[ "$SECONDS" -lt "$deadline" ] || lb_die "run $id still $status after ${TIMEOUT}s"
-	sleep 0.5
-done
-e2e="$(secs "$t0" "$(now)")"
+# run_target NAME runs NAME's pipeline through the API; sets run, id,
+# status and e2e (seconds).
+run_target() {
+	lb_log "running the pipeline of $1"
+	local t0 deadline
+	t0="$(now)"
+	run="$(curl -fsS -H @"$TMP/auth-header" -X POST "$base/api/v1/targets/$1/runs")" || lb_die "could not trigger a run of $1"
+	id="$(jq -r .id <<<"$run")"
+	deadline=$((SECONDS + TIMEOUT))
+	while :; do
+		run="$(curl -fsS -H @"$TMP/auth-header" "$base/api/v1/runs/$id")" || lb_die "could not read run $id"
+		status="$(jq -r .status <<<"$run")"
+		case "$status" in succeeded | failed | canceled) break ;; esac
+		[ "$SECONDS" -lt "$deadline" ] || lb_die "run $id still $status after ${TIMEOUT}s"
+		sleep 0.5
+	done
+	e2e="$(secs "$t0" "$(now)")"
+}
+run_target "${SRC}_2copies"
+run2="$run" status2="$status" e2e2="$e2e"
+run_target "$SRC"
 peak_rss_kb="$(awk '/^VmHWM:/ { print $2 }' "/proc/$lb_pid/status")"
 
 # --- report -------------------------------------------------------------------
@@ -232,4 +260,14 @@ printf '%-36s %8ss\n' "end-to-end (API)" "$e2e" \
 printf '%-36s %8s   (aim <= 1.00)\n' "end-to-end / default floors" "$ratio_default"
 printf '%-36s %8s   (aim <= 1.15)\n' "end-to-end / tuned floors" "$ratio"
 printf '%-36s %6s MB   (aim <= 200)\n' "lifeboat serve peak RSS" "$rss_mb"
+echo "two S3 copies: run $(jq -r .id <<<"$run2"): $status2"
+jq -r '.stages[]? | [.name, .status, (.started_at // ""), (.finished_at // "")] | @tsv' <<<"$run2" |
+	while IFS=$'\t' read -r name st started finished; do
+		[ -n "$started" ] && [ -n "$finished" ] &&
+			printf '  %-8s %-10s %6ss\n' "$name" "$st" "$(secs "$(iso_secs "$started")" "$(iso_secs "$finished")")"
+	done
+jq -r '.artifact.copies[]? | "  copy \(.storage): \(.status)\(if .proven_by_run then ", proven by run \(.proven_by_run)" else "" end)"' <<<"$run2"
+printf '%-36s %8ss\n' "end-to-end, two S3 copies" "$e2e2"
+printf '%-36s %8s   (aim <= 1.15)\n' "two copies / one copy" "$(awk -v a="$e2e2" -v b="$e2e" 'BEGIN { printf "%.2f", a / b }')"
 [ "$status" = succeeded ] || lb_die "the run did not succeed"
+[ "$status2" = succeeded ] || lb_die "the two-copy run did not succeed"
