@@ -13,7 +13,6 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat"
 	"github.com/lifeboat-dev/lifeboat/internal/blob"
-	"github.com/lifeboat-dev/lifeboat/internal/crypt"
 	"github.com/lifeboat-dev/lifeboat/internal/pipeline"
 )
 
@@ -191,7 +190,7 @@ func (r *Runner) DownloadOpen(ctx context.Context, token string) (lifeboat.Downl
 // to recipients none of the loaded identities matches: they cannot be
 // restored until such an identity is listed (encryption.age_identity_files).
 func (r *Runner) BackupsUndecryptable(ctx context.Context, target string) (string, error) {
-	have, complete := crypt.IdentityRecipients(r.deps.Identities)
+	have, complete := pipeline.LoadedRecipients(r.deps.Identities)
 	if !complete {
 		return "", nil // an identity that is not X25519 cannot be matched
 	}

@@ -87,3 +87,9 @@ func ReadManifest(ctx context.Context, store blob.Store, key string, identities 
 	}
 	return m, nil
 }
+
+// LoadedRecipients returns the recipient of each loaded identity, and
+// whether every identity had one (see crypt.IdentityRecipients).
+func LoadedRecipients(identities []age.Identity) ([]string, bool) {
+	return crypt.IdentityRecipients(identities)
+}
