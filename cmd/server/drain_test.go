@@ -70,13 +70,9 @@ func startProcess(t *testing.T, f *fixture, args ...string) *process {
 			p.base = m[1]
 			return true
 		}
-		select {
-		case <-p.done:
-			t.Fatalf("lifeboat %s exited: %v\nstderr:\n%s", strings.Join(args, " "), p.err, p.stderr.String())
-		default:
-		}
-		return false
+		return p.exited() // fails below
 	}, time.Minute, 20*time.Millisecond)
+	require.NotEmpty(t, p.base, "lifeboat %s exited: %v\nstderr:\n%s", strings.Join(args, " "), p.err, p.stderr.String())
 	return p
 }
 
