@@ -15,10 +15,21 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
+// defaultMemoryLimit is the Go heap's soft limit unless GOMEMLIMIT says
+// otherwise. A backup's live memory is a few multipart and zstd buffers
+// (~64 MB); without a limit the collector lets the heap grow to twice the
+// live size, so the peak drifted up with the database's size (make bench:
+// 135 MB at 1 GB, 165 MB at 3 GB). With it: 121 MB at 3 GB.
+const defaultMemoryLimit = 96 << 20
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
