@@ -37,11 +37,14 @@ func attentionReason(t TargetRow, p Page) string {
 	var parts []string
 	if r := t.LastRun; r != nil && r.Status == lifeboat.RunFailed {
 		s := fmt.Sprintf("run #%d failed", r.ID)
+		reason := r.Error
 		if r.FailedStage != "" {
 			s += " in " + string(r.FailedStage)
+			// A run's error starts with its failed stage: say it once.
+			reason = strings.TrimPrefix(reason, string(r.FailedStage)+": ")
 		}
-		if r.Error != "" {
-			s += ": " + r.Error
+		if reason != "" {
+			s += ": " + reason
 		}
 		parts = append(parts, s)
 	}

@@ -38,7 +38,7 @@ func overviewTargets() []views.TargetRow {
 			LastRun: &views.RunSummary{ID: 130, Status: lifeboat.RunSucceeded, Duration: 3*time.Minute + 4*time.Second, StoredBytes: 760e6},
 			History: history(31, 5)},
 		{Name: "crm", Schedule: "30 2 * * 1-5", LastVerifiedAt: ptrTime(ago(80 * time.Hour)), Overdue: true,
-			LastRun: &views.RunSummary{ID: 131, Status: lifeboat.RunFailed, FailedStage: lifeboat.StageVerify, Error: "check users exist failed", Duration: time.Minute},
+			LastRun: &views.RunSummary{ID: 131, Status: lifeboat.RunFailed, FailedStage: lifeboat.StageVerify, Error: "verify: check users exist failed", Duration: time.Minute},
 			History: history(3, 2)},
 		{Name: "fresh"},
 		{Name: "legacy", Paused: true, Schedule: "@daily", LastVerifiedAt: ptrTime(ago(30 * 24 * time.Hour)),
@@ -123,6 +123,7 @@ func TestOverviewBannerOnlyWhenFailingOrOverdue(t *testing.T) {
 	crm := text(mustTestID(t, banner, "banner-crm"))
 	require.Contains(t, crm, "✗ failing")
 	require.Contains(t, crm, "run #131 failed in verify: check users exist failed")
+	require.NotContains(t, crm, "verify: verify:", "the stage is said once")
 	require.Contains(t, crm, "last verified backup 3 d ago")
 	quiet := text(mustTestID(t, banner, "banner-quiet"))
 	require.Contains(t, quiet, "⏰ overdue")
