@@ -33,15 +33,7 @@ func TestKill9MidRestoreLeavesNothing(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	testenv.Exec(t, f.sourceURL, slowRestoreSQL)
-	sandboxDir := filepath.Join(testenv.SandboxDir(t), testenv.RandomName("kill9-"))
-	require.NoError(t, os.Mkdir(sandboxDir, 0o711))
-	spoolDir := t.TempDir()
-	doc := f.config(t, f.stateURL, defaultChecks)
-	doc = strings.Replace(doc, "restore:\n  sandbox_dir: "+quoteYAML(testenv.SandboxDir(t)),
-		"restore:\n  sandbox_dir: "+quoteYAML(sandboxDir)+"\n  spool_dir: "+quoteYAML(spoolDir), 1)
-	require.Contains(t, doc, sandboxDir)
-	cfg := f.writeConfig(t, "lifeboat.yaml", doc)
-	f.migrate(t, cfg)
+	cfg, sandboxDir, spoolDir := crashConfig(t, f, defaultChecks)
 
 	p := startProcess(t, f, "run", "--config", cfg, "--target", "app")
 	id := f.firstRunID
@@ -82,6 +74,23 @@ func TestKill9MidRestoreLeavesNothing(t *testing.T) {
 	require.Empty(t, dirs, "a clean stop removes its own work directory")
 }
 
+// crashConfig writes and migrates the fixture's config with checks and a
+// sandbox and spool directory of the test's own, which it returns: what a
+// killed process leaves there is this test's alone.
+func crashConfig(t *testing.T, f *fixture, checks string) (cfg, sandboxDir, spoolDir string) {
+	t.Helper()
+	sandboxDir = filepath.Join(testenv.SandboxDir(t), testenv.RandomName("kill9-"))
+	require.NoError(t, os.Mkdir(sandboxDir, 0o711))
+	spoolDir = t.TempDir()
+	doc := f.config(t, f.stateURL, checks)
+	doc = strings.Replace(doc, "restore:\n  sandbox_dir: "+quoteYAML(testenv.SandboxDir(t)),
+		"restore:\n  sandbox_dir: "+quoteYAML(sandboxDir)+"\n  spool_dir: "+quoteYAML(spoolDir), 1)
+	require.Contains(t, doc, sandboxDir)
+	cfg = f.writeConfig(t, "lifeboat.yaml", doc)
+	f.migrate(t, cfg)
+	return cfg, sandboxDir, spoolDir
+}
+
 func quoteYAML(s string) string { return `"` + s + `"` }
 
 // pgRestoresUnder lists the pg_restore processes restoring into a sandbox
@@ -109,15 +118,8 @@ func pgRestoresUnder(t *testing.T, dir string) []string {
 func TestKill9MidVerifyLeavesNothing(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	sandboxDir := filepath.Join(testenv.SandboxDir(t), testenv.RandomName("kill9v-"))
-	require.NoError(t, os.Mkdir(sandboxDir, 0o711))
 	slowCheck := `      - {name: slow, sql: "SELECT count(*) FROM (SELECT pg_sleep(120)) s", expect: "= 1", timeout: 5m}`
-	doc := f.config(t, f.stateURL, slowCheck)
-	doc = strings.Replace(doc, "restore:\n  sandbox_dir: "+quoteYAML(testenv.SandboxDir(t)),
-		"restore:\n  sandbox_dir: "+quoteYAML(sandboxDir), 1)
-	require.Contains(t, doc, sandboxDir)
-	cfg := f.writeConfig(t, "lifeboat.yaml", doc)
-	f.migrate(t, cfg)
+	cfg, sandboxDir, _ := crashConfig(t, f, slowCheck)
 
 	p := startProcess(t, f, "run", "--config", cfg, "--target", "app")
 	id := f.firstRunID
