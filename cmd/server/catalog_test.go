@@ -59,7 +59,8 @@ func (h *hookReceiver) types() []string {
 func TestTargetsStoragesNotifiersThroughTheAPI(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	doc := f.config(t, f.stateURL, defaultChecks) + "outbound:\n  allow: [127.0.0.0/8]\n"
+	// fs storages through the API only under outbound.fs_roots.
+	doc := f.config(t, f.stateURL, defaultChecks) + fmt.Sprintf("outbound:\n  allow: [127.0.0.0/8]\n  fs_roots: [%q]\n", f.dir)
 	cfg := f.writeConfig(t, "lifeboat.yaml", doc)
 	f.migrate(t, cfg)
 	srv := startServe(t, f, cfg)
