@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"net/url"
 	"os"
@@ -26,6 +27,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/lifeboat-dev/lifeboat"
 )
 
 // Role and database names inside every sandbox.
@@ -199,17 +202,6 @@ func (m *Manager) Release(id int64) {
 	}
 }
 
-// Running lists the run ids with a live sandbox.
-func (m *Manager) Running() []int64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	ids := make([]int64, 0, len(m.boxes))
-	for id := range m.boxes {
-		ids = append(ids, id)
-	}
-	return ids
-}
-
 // Sandbox is one running throw-away cluster.
 type Sandbox struct {
 	Server Server
@@ -245,10 +237,10 @@ func (s *Sandbox) url(role string) string {
 func (m *Manager) Start(ctx context.Context, id int64, dumpMajor int, rawBytes int64) (*Sandbox, error) {
 	srv, err := Choose(m.opts.Servers(ctx), dumpMajor)
 	if err != nil {
-		return nil, permanent(err)
+		return nil, lifeboat.Permanent(err)
 	}
 	if err := CheckSpace(m.opts.Dir, Need(rawBytes)); err != nil {
-		return nil, permanent(err)
+		return nil, lifeboat.Permanent(err)
 	}
 	tmpl, err := m.template(ctx, srv)
 	if err != nil {
@@ -265,7 +257,7 @@ func (m *Manager) Start(ctx context.Context, id int64, dumpMajor int, rawBytes i
 	}
 	dir := filepath.Join(m.work.Path, fmt.Sprintf("r%d-%s", id, randomHex(3)))
 	if len(filepath.Join(dir, "s", ".s.PGSQL."+port)) > maxSocketPath {
-		return nil, permanent(fmt.Errorf("restore.sandbox_dir %q is too deep for a Unix socket path (at most %d bytes): choose a shorter one",
+		return nil, lifeboat.Permanent(fmt.Errorf("restore.sandbox_dir %q is too deep for a Unix socket path (at most %d bytes): choose a shorter one",
 			m.opts.Dir, maxSocketPath))
 	}
 	b := &Sandbox{Server: srv, Dir: dir, sock: filepath.Join(dir, "s"), done: make(chan struct{}), slots: m.slots,
@@ -413,14 +405,10 @@ func (b *Sandbox) stop() {
 
 func (b *Sandbox) logTail() string {
 	data, _ := os.ReadFile(filepath.Join(b.Dir, "postgres.log"))
-	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-	if len(lines) > 5 {
-		lines = lines[len(lines)-5:]
+	if tail := lastLines(string(data), 5); tail != "" {
+		return tail
 	}
-	if len(lines) == 0 || lines[0] == "" {
-		return "no output"
-	}
-	return strings.Join(lines, "; ")
+	return "no output"
 }
 
 // template returns a data directory made by srv's initdb, built once per
@@ -576,11 +564,9 @@ func randomHex(n int) string {
 }
 
 func shortHash(s string) string {
-	var h uint32 = 2166136261
-	for i := 0; i < len(s); i++ {
-		h = (h ^ uint32(s[i])) * 16777619
-	}
-	return fmt.Sprintf("%08x", h)
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	return fmt.Sprintf("%08x", h.Sum32())
 }
 
 func lastLines(s string, n int) string {

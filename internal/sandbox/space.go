@@ -3,8 +3,6 @@ package sandbox
 import (
 	"fmt"
 	"syscall"
-
-	"github.com/lifeboat-dev/lifeboat"
 )
 
 // Need estimates the disk a sandbox needs to restore a dump of rawBytes:
@@ -38,5 +36,3 @@ func bytesWord(n int64) string {
 	}
 	return fmt.Sprintf("%.0f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }
-
-func permanent(err error) error { return lifeboat.Permanent(err) }
