@@ -101,28 +101,16 @@ func Restore(ctx context.Context, in RestoreInput) (RestoreResult, error) {
 	// The sandbox starts while the object downloads; pg_restore waits for
 	// it. Every way out waits for it too, so the caller's cleanup sees the
 	// sandbox it must remove.
-	var intoURL func() (string, error)
+	var prepared chan struct{} // closed when Prepare has returned
+	var preparedErr error
 	if in.Prepare != nil {
 		pctx, cancel := context.WithCancel(ctx)
-		type prepared struct {
-			url string
-			err error
-		}
-		ch := make(chan prepared, 1)
+		prepared = make(chan struct{})
 		go func() {
-			u, err := in.Prepare(pctx, m)
-			ch <- prepared{u, err}
+			defer close(prepared)
+			in.IntoURL, preparedErr = in.Prepare(pctx, m)
 		}()
-		var got *prepared
-		wait := func() prepared {
-			if got == nil {
-				p := <-ch
-				got = &p
-			}
-			return *got
-		}
-		defer func() { cancel(); wait() }()
-		intoURL = func() (string, error) { p := wait(); return p.url, p.err }
+		defer func() { cancel(); <-prepared }()
 	} else if in.CreateDatabase {
 		serverURL, err := pgtool.WithDatabase(in.IntoURL, "postgres")
 		if err != nil {
@@ -179,9 +167,10 @@ func Restore(ctx context.Context, in RestoreInput) (RestoreResult, error) {
 	} else {
 		opts.In = plain
 	}
-	if intoURL != nil {
-		if in.IntoURL, err = intoURL(); err != nil {
-			return res, err
+	if prepared != nil {
+		<-prepared // pg_restore needs the sandbox
+		if preparedErr != nil {
+			return res, preparedErr
 		}
 	}
 	opts.URL = in.IntoURL
