@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -141,16 +142,5 @@ func goneReason(a store.ActiveRun) string {
 	return ""
 }
 
-func stageOfKind(kind string) string {
-	switch kind {
-	case BackupArgs{}.Kind():
-		return "backup"
-	case RestoreArgs{}.Kind():
-		return "restore"
-	case VerifyArgs{}.Kind():
-		return "verify"
-	case ReportArgs{}.Kind():
-		return "report"
-	}
-	return kind
-}
+// stageOfKind is the stage a job kind runs: kinds are "lifeboat.<stage>".
+func stageOfKind(kind string) string { return strings.TrimPrefix(kind, "lifeboat.") }

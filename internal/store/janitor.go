@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -50,7 +51,7 @@ type ActiveRun struct {
 // A job's holder is gone when it is a lifeboat worker (River client ids
 // "lifeboat-…") with no beat for WorkerStale: the worker of a running job,
 // or the owner of the sandbox queue a job waits in.
-const activeRunsSQL = `WITH live AS (
+var activeRunsSQL = `WITH live AS (
 	SELECT j.id, j.kind, j.state::text AS state, (j.args->>'run_id')::bigint AS run_id,
 		CASE
 		WHEN j.queue LIKE 'sandbox\_%' AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.queue = j.queue
@@ -73,7 +74,8 @@ LEFT JOIN LATERAL (SELECT stage, status, started_at FROM run_stages
 	ORDER BY status = 'running' DESC, position LIMIT 1) s ON true
 WHERE r.status IN ('queued', 'running')`
 
-const workerStaleSQL = "60 seconds" // WorkerStale
+// workerStaleSQL is WorkerStale as an SQL interval.
+var workerStaleSQL = strconv.Itoa(int(WorkerStale/time.Second)) + " seconds"
 
 func scanActiveRun(row pgx.Row) (ActiveRun, error) {
 	var a ActiveRun
