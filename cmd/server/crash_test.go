@@ -94,52 +94,8 @@ func crashConfig(t *testing.T, f *fixture, checks string) (cfg, sandboxDir, spoo
 func quoteYAML(s string) string { return `"` + s + `"` }
 
 // pgRestoresUnder lists the pg_restore processes restoring into a sandbox
-// under dir (their connection names its socket directory).
+// under dir (their connection names its socket directory, URL-escaped).
 func pgRestoresUnder(t *testing.T, dir string) []string {
 	t.Helper()
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	var out []string
-	for _, p := range procs {
-		raw, err := os.ReadFile(p)
-		if err != nil || len(raw) == 0 {
-			continue
-		}
-		args := strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
-		if filepath.Base(args[0]) == "pg_restore" && (strings.Contains(string(raw), dir) || strings.Contains(string(raw), url.QueryEscape(dir))) {
-			out = append(out, strings.Join(args, " "))
-		}
-	}
-	return out
-}
-
-// kill -9 of lifeboat mid-verify (a check that takes a minute): the
-// sandbox's postgres dies with lifeboat, the next process removes its
-// directory and fails the run with the reason.
-func TestKill9MidVerifyLeavesNothing(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t)
-	slowCheck := `      - {name: slow, sql: "SELECT count(*) FROM (SELECT pg_sleep(120)) s", expect: "= 1", timeout: 5m}`
-	cfg, sandboxDir, _ := crashConfig(t, f, slowCheck)
-
-	p := startProcess(t, f, "run", "--config", cfg, "--target", "app")
-	id := f.firstRunID
-	require.Eventually(t, func() bool {
-		return testenv.QueryInt(t, f.stateURL, "SELECT count(*) FROM run_logs WHERE run_id = $1 AND message = 'check \"slow\": running'", id) == 1
-	}, 2*time.Minute, 50*time.Millisecond, "the slow check runs; stderr:\n%s", p.stderr.String())
-	require.NotEmpty(t, testenv.SandboxPostgres(t, sandboxDir, ""))
-
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
-	<-p.done
-	killed := time.Now()
-	require.Eventually(t, func() bool { return len(testenv.SandboxPostgres(t, sandboxDir, "")) == 0 },
-		30*time.Second, 50*time.Millisecond, "the sandbox's postgres died with lifeboat: %v", testenv.SandboxPostgres(t, sandboxDir, ""))
-
-	next := startProcess(t, f, "serve", "--config", cfg, "--listen", "127.0.0.1:0")
-	waitRunStatus(t, f.stateURL, id, "failed")
-	t.Logf("run failed %s after the kill", time.Since(killed).Round(time.Second))
-	require.Contains(t, testenv.QueryString(t, f.stateURL, "SELECT error FROM runs WHERE id = $1", id), "stopped answering")
-	left, _ := filepath.Glob(filepath.Join(sandboxDir, "w-*", "r*"))
-	require.Empty(t, left, "no sandbox directory is left")
-	next.terminate(t)
-	require.NoError(t, next.wait(t, time.Minute))
+	return testenv.Processes(t, "pg_restore", dir, url.QueryEscape(dir))
 }

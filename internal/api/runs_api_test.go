@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -168,6 +166,12 @@ func (b *runsBundle) waitReported(t *testing.T, id int64, timeout time.Duration)
 		rep, _ := run.StageByName(lifeboat.StageReport)
 		return run.FinishedAt != nil && rep.Status != lifeboat.StagePending && rep.Status != lifeboat.StageRunning
 	}, "report of run %d", id)
+	// The report queues its notifications, each sent by a job of its own
+	// once the report committed: reported means each was tried, as for
+	// jobs.Runner.WaitRun.
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	require.NoError(t, b.runner.WaitDeliveries(ctx, id))
 	return run
 }
 
@@ -787,23 +791,7 @@ func TestCancelDuringRestore(t *testing.T) {
 // pgDumpsOf lists the pg_dump processes dumping database db.
 func pgDumpsOf(t *testing.T, db string) []string {
 	t.Helper()
-	procs, err := filepath.Glob("/proc/[0-9]*/cmdline")
-	require.NoError(t, err)
-	var out []string
-	for _, p := range procs {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			continue // gone meanwhile
-		}
-		args := bytes.Split(bytes.TrimRight(raw, "\x00"), []byte{0})
-		if len(args) == 0 || filepath.Base(string(args[0])) != "pg_dump" {
-			continue
-		}
-		if bytes.Contains(raw, []byte(db)) {
-			out = append(out, string(bytes.Join(args, []byte(" "))))
-		}
-	}
-	return out
+	return testenv.Processes(t, "pg_dump", db)
 }
 
 // scratchName is run id's scratch database on the test cluster.

@@ -218,3 +218,32 @@ func SandboxPostgres(t testing.TB, dir, part string) []string {
 	}
 	return out
 }
+
+// Processes lists the running processes whose program is called name and
+// whose command line contains any of parts, each as its arguments joined
+// by spaces.
+func Processes(t testing.TB, name string, parts ...string) []string {
+	t.Helper()
+	procs, err := filepath.Glob("/proc/[0-9]*/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, p := range procs {
+		raw, err := os.ReadFile(p)
+		if err != nil || len(raw) == 0 {
+			continue // gone meanwhile, or a kernel thread
+		}
+		args := strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
+		if filepath.Base(args[0]) != name {
+			continue
+		}
+		for _, part := range parts {
+			if strings.Contains(string(raw), part) {
+				out = append(out, strings.Join(args, " "))
+				break
+			}
+		}
+	}
+	return out
+}
