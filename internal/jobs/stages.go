@@ -81,32 +81,18 @@ func (r *Runner) checkRestoreRole(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("restore server: %w", err)
 	}
-	if err := RestoreRoleProblem(rights, rc.AllowSuperuser); err != nil {
-		return lifeboat.Permanent(err)
-	}
-	if len(rights.Dangerous) > 0 && log != nil {
-		log.Warn(RestoreRoleWarning(rights))
-	}
-	return nil
-}
-
-// RestoreRoleProblem is the refusal of a restore role with dangerous rights
-// (nil when it has none, or when allowSuperuser accepts them).
-func RestoreRoleProblem(r pgtool.RoleRights, allowSuperuser bool) error {
-	if len(r.Dangerous) == 0 || allowSuperuser {
+	if len(rights.Dangerous) == 0 {
 		return nil
 	}
-	return fmt.Errorf("restore.database_url connects as %q, which has %s: a dump's functions would run with it on the restore server. "+
-		"Use a dedicated role (%s), or remove restore.database_url to restore in a sandbox, "+
-		"or set restore.allow_superuser: true to accept the risk",
-		r.Role, strings.Join(r.Dangerous, ", "), pgtool.RestoreRoleSQL)
-}
-
-// RestoreRoleWarning is the warning logged on every run that restores as
-// a role with dangerous rights (allowed by restore.allow_superuser).
-func RestoreRoleWarning(r pgtool.RoleRights) string {
-	return fmt.Sprintf("restore.allow_superuser: restoring as %q, which has %s: a hostile dump could take over the restore server",
-		r.Role, strings.Join(r.Dangerous, ", "))
+	held := strings.Join(rights.Dangerous, ", ")
+	if !rc.AllowSuperuser {
+		return lifeboat.Permanent(fmt.Errorf("restore.database_url connects as %q, which has %s: a dump's functions would run with it on the restore server. "+
+			"Use a dedicated role (%s), or remove restore.database_url to restore in a sandbox, "+
+			"or set restore.allow_superuser: true to accept the risk", rights.Role, held, pgtool.RestoreRoleSQL))
+	}
+	log.Warn(fmt.Sprintf("restore.allow_superuser: restoring as %q, which has %s: a hostile dump could take over the restore server",
+		rights.Role, held))
+	return nil
 }
 
 func (r *Runner) restore(ctx context.Context, run lifeboat.Run, t *config.Target, log *slog.Logger) (outcome, error) {

@@ -239,7 +239,7 @@ func (m *Manager) Start(ctx context.Context, id int64, dumpMajor int, rawBytes i
 	if err != nil {
 		return nil, lifeboat.Permanent(err)
 	}
-	if err := CheckSpace(m.opts.Dir, Need(rawBytes)); err != nil {
+	if err := CheckSpace(m.opts.Dir, need(rawBytes)); err != nil {
 		return nil, lifeboat.Permanent(err)
 	}
 	tmpl, err := m.template(ctx, srv)
@@ -469,7 +469,7 @@ func (m *Manager) settings(sock string) []string {
 	jobs := m.opts.Jobs
 	mwm := m.opts.MaintenanceWorkMem
 	if mwm == "" {
-		mwm = DefaultMaintenanceWorkMem(jobs)
+		mwm = defaultMaintenanceWorkMem(jobs)
 	}
 	set := []string{
 		"listen_addresses=",
@@ -503,9 +503,9 @@ func (m *Manager) settings(sock string) []string {
 	return out
 }
 
-// DefaultMaintenanceWorkMem gives each of jobs parallel index builds an
+// defaultMaintenanceWorkMem gives each of jobs parallel index builds an
 // eighth of the machine's memory between them, from 64 MB to 2 GB each.
-func DefaultMaintenanceWorkMem(jobs int) string {
+func defaultMaintenanceWorkMem(jobs int) string {
 	total := memTotal()
 	mb := int64(256)
 	if total > 0 {

@@ -5,10 +5,10 @@ import (
 	"syscall"
 )
 
-// Need estimates the disk a sandbox needs to restore a dump of rawBytes:
+// need estimates the disk a sandbox needs to restore a dump of rawBytes:
 // tables and their indexes take up to about twice the dump's plain size,
 // plus the cluster itself.
-func Need(rawBytes int64) int64 { return 2*max(rawBytes, 0) + 64<<20 }
+func need(rawBytes int64) int64 { return 2*max(rawBytes, 0) + 64<<20 }
 
 // CheckSpace fails when dir's file system has less than need bytes free,
 // saying how much is needed and how much there is.
